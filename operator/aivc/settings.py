@@ -1,0 +1,56 @@
+"""Process-wide settings, read from the environment once at start-up.
+
+This is the only module that reads `os.environ` (STYLE.md). Each concern is a small frozen
+dataclass; `load()` builds them all. Modules receive the piece they need as an argument.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("AIVC_CACHE_DIR") or Path(base) / "aivc")
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    cache_dir: Path = field(default_factory=_default_cache)
+    """Decoded clips and anchor curves are cached here (keyed by content and settings)."""
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    api_key: str | None = None
+    """Anthropic API key from ANTHROPIC_API_KEY, or read from ANTHROPIC_API_KEY_FILE."""
+    base_url: str | None = None
+    """ANTHROPIC_BASE_URL: another endpoint speaking the Messages API (tests, proxies)."""
+
+    def __repr__(self) -> str:  # never print the key
+        return f"LLMSettings(api_key={'set' if self.api_key else 'unset'}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathSettings = field(default_factory=PathSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+
+
+def _read_key() -> str | None:
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if key:
+        return key.strip()
+    path = os.environ.get("ANTHROPIC_API_KEY_FILE")
+    if path and Path(path).is_file():
+        return Path(path).read_text().strip() or None
+    return None
+
+
+def load() -> Settings:
+    return Settings(
+        paths=PathSettings(),
+        llm=LLMSettings(api_key=_read_key(), base_url=os.environ.get("ANTHROPIC_BASE_URL")),
+    )
