@@ -1,0 +1,90 @@
+"""The one interface every planner implements (search optimizer, LLM, test doubles).
+
+Planners are rebuilt from the experiment history on every start (`replay`), so they keep no
+state of their own that could be lost: a killed local run or a restarted operator replays
+the finished experiments and carries on. Whatever a planner must remember (optimizer
+trials, an LLM's lessons) is derived from `Outcome`s, which live in Experiment documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aivc.research.phases import Failure
+
+
+@dataclass(frozen=True)
+class ParentCodec:
+    """An adopted version the next candidate may start from."""
+
+    version: int
+    source: str
+    bd_rate: float | None = None
+    kbps: float | None = None
+    psnr_y: float | None = None
+    encode_fps: float | None = None
+    params: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one finished experiment taught: fed to `learn` and `replay`."""
+
+    sequence: int
+    hypothesis: str
+    verdict: str  # Adopted | Rejected | Skipped | Failed
+    parent_version: int | None = None
+    params: dict[str, Any] | None = None
+    bd_rate: float | None = None
+    bd_rate_vs_best: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: Failure | None = None
+    lesson: str | None = None
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    """Everything a planner may use to propose the next candidate."""
+
+    sequence: int
+    parents: tuple[ParentCodec, ...]  # the archive: best first, then trade-off points
+    history: tuple[Outcome, ...] = ()
+    repair: Failure | None = None  # set when the previous candidate failed
+    failed_source: str | None = None  # the candidate that failed, for repair
+    failed_params: dict[str, Any] | None = None
+    note: str | None = None  # a person's note from `aivc approve --note` / annotation
+
+
+@dataclass(frozen=True)
+class Proposal:
+    source: str
+    hypothesis: str
+    parent_version: int | None
+    rationale: str = ""
+    params: dict[str, Any] | None = None
+    cost_usd: float = 0.0
+
+
+class PlannerError(Exception):
+    """The planner could not produce a candidate (becomes a DesignFailed event)."""
+
+    def __init__(self, message: str, category: str = "planner") -> None:
+        super().__init__(message)
+        self.category = category
+
+
+class Planner(Protocol):
+    name: str
+
+    def propose(self, request: DesignRequest) -> Proposal:
+        """A complete candidate source file plus its hypothesis."""
+        ...
+
+    def learn(self, outcome: Outcome) -> str | None:
+        """Update from a finished experiment; may return a one-line lesson to record."""
+        ...
+
+    def replay(self, outcomes: list[Outcome]) -> None:
+        """Rebuild internal state from history after a restart (no side effects)."""
+        ...
