@@ -16,10 +16,18 @@ def _default_cache() -> Path:
     return Path(os.environ.get("AIVC_CACHE_DIR") or Path(base) / "aivc")
 
 
+def _baked_clips() -> Path | None:
+    value = os.environ.get("AIVC_CLIPS_DIR")
+    return Path(value) if value else None
+
+
 @dataclass(frozen=True)
 class PathSettings:
     cache_dir: Path = field(default_factory=_default_cache)
     """Decoded clips and anchor curves are cached here (keyed by content and settings)."""
+    clips_dir: Path | None = field(default_factory=_baked_clips)
+    """AIVC_CLIPS_DIR: built-in clips decoded at image build time (the sandbox image has no
+    ffmpeg); `aivc.evaluate.clips.bake_builtin_clips` writes it."""
 
 
 @dataclass(frozen=True)
