@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from aivc.errors import AivcError
@@ -15,10 +16,11 @@ from aivc.errors import AivcError
 COMMANDS = ("evaluate", "anchors", "run", "get", "describe", "approve", "report", "operator")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """All subcommands, or just `only` (the one being run: its imports are all we pay for)."""
     parser = argparse.ArgumentParser(prog="aivc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         try:
             module = importlib.import_module(f"aivc.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -30,9 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    first = argv[0] if argv else None
+    args = build_parser(first if first in COMMANDS else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `aivc get experiments | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except AivcError as exc:
         print(f"aivc {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -296,3 +296,23 @@ def _decided(state: ExperimentState, event: HumanDecision) -> Transition:
             nxt = replace(cleared, phase=Phase.SUCCEEDED, verdict=Verdict.ADOPTED, version=event.version)
             return Transition(nxt, (CommitVersion(event.version), RecordLesson()))
     raise IllegalTransition(f"unknown decision {event.decision!r}")  # pragma: no cover
+
+
+def resume_action(state: ExperimentState) -> Action | None:
+    """The work a driver owes an experiment in `state`, derived from its persisted phase.
+
+    Drivers persist each transition before acting, so after a restart (or on every
+    reconcile) the next step is read from the phase alone: a killed validation or execution
+    simply runs again, and a repair request is rebuilt from the stored last error and note.
+    Pending needs a `Start` event and the final phases and NeedsHuman need nothing (None).
+    """
+    match state.phase:
+        case Phase.DESIGNING:
+            return RequestDesign(repair=state.last_error, note=state.human_note)
+        case Phase.VALIDATING:
+            return RunValidation()
+        case Phase.EXECUTING:
+            return RunExecution()
+        case Phase.ANALYZING:
+            return RunAnalysis()
+    return None

@@ -9,6 +9,7 @@ with `aivc run` works with `kubectl apply` and the other way round.
 from __future__ import annotations
 
 import copy
+import datetime
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -143,6 +144,7 @@ class CampaignSpec:
         if not meta.get("name"):
             raise ManifestError("metadata.name: a Campaign needs a name")
         s = doc["spec"]
+        _check_deadline(s["budget"].get("deadline"))
         ev, llm, sb, git = s["evaluation"], s["llm"], s["sandbox"], s["git"]
         secret = llm.get("apiKeySecret") or {}
         anchors = tuple(dict.fromkeys([s["goal"]["anchor"], *ev["anchors"]]))
@@ -168,6 +170,19 @@ class CampaignSpec:
             git_repo=git.get("repo"), git_branch=git["branch"],
             finish_report=s["finishUp"]["report"], raw=doc,
         )
+
+
+def _check_deadline(text: str | None) -> None:
+    """jsonschema skips `format: date-time` without an optional package; check it here."""
+    if text is None:
+        return
+    try:
+        when = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or "T" not in str(text).upper():
+        raise ManifestError(f"spec.budget.deadline: {text!r} is not an RFC 3339 date-time "
+                            "(e.g. 2026-01-31T18:00:00Z)")
 
 
 def load_manifest_file(path: Path) -> dict[str, Any]:

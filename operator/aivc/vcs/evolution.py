@@ -1,0 +1,173 @@
+"""Commit adopted codec versions to a campaign's evolution branch (gitpython).
+
+By default each campaign gets a bare repository `RUN_DIR/evolution/CAMPAIGN.git` whose HEAD
+is the evolution branch (`git -C runs/local/evolution/quickstart.git log` shows the story).
+Each adopted version becomes one commit holding `codec.py` and `results.json`, tagged `vN`
+(`CAMPAIGN/vN` in a repository the user configured, where several campaigns may meet). The
+commit is built from git objects directly — blob, tree, commit, ref — so it never touches a
+working tree or HEAD: pointing `git.repo` at your own checkout is safe. Author and committer
+are set explicitly (CI machines have no git identity). Committing the same version twice is a
+no-op, so a resumed run can simply try again.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.objects.fun import tree_to_stream
+from gitdb import IStream
+
+from aivc.errors import AivcError
+
+AUTHOR = git.Actor("AIVC", "aivc@localhost")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/:]+:")
+
+
+class VcsError(AivcError):
+    """The evolution repository could not be opened, committed to or pushed."""
+
+
+@dataclass(frozen=True)
+class VersionCommit:
+    version: int
+    tag: str
+    sha: str
+    created: bool
+    """False when the version was already committed (a resumed run)."""
+
+
+class Evolution:
+    """One campaign's evolution branch in a local repository (created when missing)."""
+
+    def __init__(self, repo_path: Path, branch: str, campaign: str, *, shared: bool = False,
+                 remote_url: str | None = None) -> None:
+        self.path, self.branch, self.campaign = Path(repo_path), branch, campaign
+        self.shared, self.remote_url = shared, remote_url
+        self._repo: git.Repo | None = None
+
+    @classmethod
+    def for_campaign(cls, campaign: str, branch: str, run_dir: Path,
+                     repo: str | None = None) -> Evolution:
+        """The default repo inside the run dir, a configured local path, or a remote URL."""
+        if not repo:
+            return cls(run_dir / "evolution" / f"{campaign}.git", branch, campaign)
+        if _URL.match(repo):
+            return cls(run_dir / "evolution-remote" / campaign, branch, campaign, shared=True,
+                       remote_url=repo)
+        return cls(Path(repo).expanduser(), branch, campaign, shared=True)
+
+    def tag_name(self, version: int) -> str:
+        return f"{self.campaign}/v{version}" if self.shared else f"v{version}"
+
+    @property
+    def repo(self) -> git.Repo:
+        if self._repo is None:
+            self._repo = self._open()
+        return self._repo
+
+    def _open(self) -> git.Repo:
+        try:
+            if self.remote_url and not (self.path / ".git").exists():
+                return git.Repo.clone_from(self.remote_url, self.path)
+            if (self.path / ".git").exists() or (self.path / "HEAD").exists():
+                return git.Repo(self.path)
+            self.path.mkdir(parents=True, exist_ok=True)
+            repo = git.Repo.init(self.path, bare=True)
+            repo.git.symbolic_ref("HEAD", f"refs/heads/{self.branch}")
+            return repo
+        except (git.GitError, OSError) as exc:
+            raise VcsError(f"cannot open evolution repo {self.remote_url or self.path}: "
+                           f"{_one_line(exc)}") from None
+
+    def commit_version(self, version: int, source: str, results_json: str,
+                       message: str) -> VersionCommit:
+        """Commit `source` and `results_json` as version N on the branch and tag it."""
+        tag = self.tag_name(version)
+        try:
+            existing = self._tagged(tag)
+            if existing:
+                return VersionCommit(version, tag, existing, created=False)
+            sha = self._commit(source, results_json, message)
+            self.repo.create_tag(tag, ref=sha)
+            self._push(tag)
+        except (git.GitError, OSError, ValueError) as exc:
+            raise VcsError(f"cannot commit {tag} to {self.path} ({self.branch}): "
+                           f"{_one_line(exc)}") from None
+        finally:
+            self.close()
+        return VersionCommit(version, tag, sha, created=True)
+
+    def close(self) -> None:
+        """Stop gitpython's helper processes (they would outlive the commit otherwise)."""
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
+    def _tagged(self, tag: str) -> str | None:
+        ref = f"refs/tags/{tag}"
+        if ref not in {r.path for r in self.repo.tags}:
+            return None
+        return str(self.repo.tags[tag].commit.hexsha)
+
+    def _store(self, kind: str, raw: bytes) -> bytes:
+        return bytes(self.repo.odb.store(IStream(kind, len(raw), io.BytesIO(raw))).binsha)
+
+    def _commit(self, source: str, results_json: str, message: str) -> str:
+        files = {"codec.py": source, "results.json": results_json}
+        entries = [(self._store("blob", text.encode()), 0o100644, name)
+                   for name, text in sorted(files.items())]
+        stream = io.BytesIO()
+        tree_to_stream(entries, stream.write)
+        tree = self._store("tree", stream.getvalue()).hex()
+        head = f"refs/heads/{self.branch}"
+        parents = []
+        if head in {r.path for r in self.repo.references}:
+            parents = [self.repo.commit(head)]
+        commit = git.Commit.create_from_tree(
+            self.repo, self.repo.tree(tree), message, parent_commits=parents, head=False,
+            author=AUTHOR, committer=AUTHOR)
+        self.repo.git.update_ref(head, commit.hexsha)
+        return str(commit.hexsha)
+
+    def _push(self, tag: str) -> None:
+        if self.remote_url:
+            self.repo.git.push("origin", f"refs/heads/{self.branch}", f"refs/tags/{tag}")
+
+    def history(self) -> list[tuple[str, str]]:
+        """(sha, message) of the commits on the evolution branch, newest first."""
+        head = f"refs/heads/{self.branch}"
+        try:
+            if head not in {r.path for r in self.repo.references}:
+                return []
+            return [(str(c.hexsha), str(c.message)) for c in self.repo.iter_commits(head)]
+        finally:
+            self.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300]
+
+
+def commit_message(version: int, experiment: str, hypothesis: str, parent: str | None,
+                   metrics: dict[str, object], anchor: str) -> str:
+    """Subject `vN: hypothesis`, then the experiment, parent and headline metrics."""
+    first = (hypothesis.strip().splitlines() or ["(no hypothesis)"])[0]
+    subject = f"v{version}: {first}"[:100]
+    lines = [subject, "", f"Experiment: {experiment}", f"Parent: {parent or '-'}"]
+    labels = [("bdRate", f"BD-rate vs {anchor}", "%"), ("bdRateX265", "BD-rate vs x265", "%"),
+              ("bdRateAv1", "BD-rate vs AV1", "%"), ("bdRateVsBest", "BD-rate vs previous best", "%"),
+              ("kbps", "Mean bitrate", " kbps"), ("psnrY", "Mean PSNR-Y", " dB"),
+              ("ssimY", "Mean SSIM-Y", ""), ("encodeFps", "Encode speed", " fps"),
+              ("decodeFps", "Decode speed", " fps")]
+    for key, label, unit in labels:
+        value = metrics.get(key)
+        if isinstance(value, (int, float)):
+            lines.append(f"{label}: {value:.3f}{unit}" if key != "ssimY" else f"{label}: {value:.4f}")
+    if hypothesis.strip() != first:
+        lines += ["", hypothesis.strip()]
+    return "\n".join(lines) + "\n"

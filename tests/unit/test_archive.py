@@ -1,0 +1,48 @@
+"""The parent archive: the best version first, then the rate/speed trade-off points."""
+
+from __future__ import annotations
+
+from aivc.research.archive import best_experiment, parents_from, pareto_front
+
+
+def adopted(version: int, bd: float | None, fps: float, verdict: str = "Adopted") -> dict:
+    metrics = {"encodeFps": fps, "kbps": 100.0, "psnrY": 35.0}
+    if bd is not None:
+        metrics["bdRate"] = bd
+    return {"metadata": {"name": f"c-{version:04d}"},
+            "status": {"verdict": verdict, "version": version, "metrics": metrics,
+                       "params": {"BLOCK": 8 * (version + 1)}}}
+
+
+EXPS = [adopted(0, 90.0, 60.0), adopted(1, 30.0, 30.0), adopted(2, 35.0, 5.0),
+        adopted(3, 20.0, 10.0), adopted(9, 1.0, 100.0, verdict="Rejected")]
+
+
+def test_the_front_keeps_versions_no_other_beats_on_both_rate_and_speed():
+    names = [e["metadata"]["name"] for e in pareto_front(EXPS)]
+    assert names == ["c-0003", "c-0001", "c-0000"]  # v2 is slower and worse than v1
+
+
+def test_parents_are_the_best_then_good_trade_off_points_but_not_a_poor_fast_baseline():
+    parents = parents_from(EXPS, lambda name: f"# source of {name}\n")
+    assert [p.version for p in parents] == [3, 1]  # v0 is fast but 70 points worse
+    assert parents[0].source == "# source of c-0003\n"
+    assert parents[0].bd_rate == 20.0 and parents[0].encode_fps == 10.0
+    assert parents[0].params == {"BLOCK": 32}
+
+
+def test_rejected_experiments_are_never_parents():
+    assert all(p.version != 9 for p in parents_from(EXPS, lambda n: "x"))
+
+
+def test_the_archive_is_capped():
+    many = [adopted(v, 100.0 + v, float(v + 1)) for v in range(10)]  # each faster one is a bit worse
+    assert len(parents_from(many, lambda n: "x", limit=4)) == 4
+
+
+def test_no_adoption_means_no_parents():
+    assert parents_from([adopted(0, 1.0, 1.0, verdict="Rejected")], lambda n: "x") == ()
+
+
+def test_a_version_without_bd_rate_is_still_the_best_when_it_is_the_only_one():
+    assert best_experiment([adopted(0, None, 5.0)])["metadata"]["name"] == "c-0000"
