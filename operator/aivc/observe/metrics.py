@@ -1,12 +1,25 @@
 """Every Prometheus metric AIVC exports, in one registry (DESIGN.md §5).
 
 Both drivers (local mode's `aivc run --metrics-port` and the operator) record through the
-small functions at the bottom, so a Grafana board sees the same series from either. Labels
-stay few-valued: campaign, phase, outcome, category, model, token kind — never experiment
-names on counters.
+small functions below, so the Grafana boards and alert rules in `grafana/` see the same
+series from either. Conventions, checked by tests/unit/test_metrics.py:
+
+- base units in the name (`_seconds`, `_bits_per_second`, `_ratio`, `_decibels`, `_usd`),
+  counters end in `_total` (prometheus-client appends it);
+- labels are few-valued: campaign, phase, outcome, stage, category, anchor, model,
+  token kind, resource kind. Label values are normalised to closed sets (anything else
+  becomes `other`) so a driver bug cannot explode cardinality. Experiment names appear
+  only on the NeedsHuman gauge, one series per waiting experiment, removed once a person
+  decides: the board's "needs a person" table cannot work without them;
+- every series a board or alert reads is created at zero when a campaign starts, so
+  panels never show "No data" and rate()/ratios work from the first scrape.
 """
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,77 +30,149 @@ from prometheus_client import (
     start_http_server,
 )
 
+from aivc import __version__
+from aivc.evaluate.results import ERROR_CATEGORIES
+from aivc.llm.accounting import TOKEN_KINDS
+from aivc.research.phases import Phase
+
 disable_created_metrics()  # *_created series only add noise to boards and alerts
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-PHASE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200)
-
-EXPERIMENTS = Counter(
-    "aivc_experiments_finished", "Experiments that reached a final outcome.",
-    ["campaign", "outcome"], registry=REGISTRY)  # exported as aivc_experiments_finished_total
-PHASE_ENTERED = Counter(
-    "aivc_experiment_phase_transitions", "Times an experiment entered a phase.",
-    ["campaign", "phase"], registry=REGISTRY)
-IN_PHASE = Gauge(
-    "aivc_experiments_in_phase", "Experiments currently in each phase.",
-    ["campaign", "phase"], registry=REGISTRY)
-PHASE_SECONDS = Histogram(
-    "aivc_phase_duration_seconds", "Time an experiment spent in a phase.",
-    ["campaign", "phase"], buckets=PHASE_BUCKETS, registry=REGISTRY)
-BEST_BD_RATE = Gauge(
-    "aivc_best_bd_rate_percent", "BD-rate (PSNR-Y) of the best version vs the anchor; lower is better.",
-    ["campaign", "anchor"], registry=REGISTRY)
-BEST_KBPS = Gauge("aivc_best_kbps", "Mean bitrate of the best version over clips and levels.",
-                  ["campaign"], registry=REGISTRY)
-BEST_PSNR = Gauge("aivc_best_psnr_y_db", "Mean PSNR-Y of the best version.", ["campaign"], registry=REGISTRY)
-BEST_VERSION = Gauge("aivc_best_version", "Number N of the current best version vN.", ["campaign"],
-                     registry=REGISTRY)
-LATEST_BD_RATE = Gauge("aivc_latest_bd_rate_percent", "BD-rate of the latest measured experiment.",
-                       ["campaign", "anchor"], registry=REGISTRY)
-LATEST_KBPS = Gauge("aivc_latest_kbps", "Mean bitrate of the latest measured experiment.",
-                    ["campaign"], registry=REGISTRY)
-LATEST_PSNR = Gauge("aivc_latest_psnr_y_db", "Mean PSNR-Y of the latest measured experiment.",
-                    ["campaign"], registry=REGISTRY)
-LATEST_SEQUENCE = Gauge("aivc_latest_experiment_sequence", "Sequence number of the latest measured experiment.",
-                        ["campaign"], registry=REGISTRY)
-SINCE_ADOPTION = Gauge("aivc_experiments_since_adoption", "Finished experiments since the last adoption.",
-                       ["campaign"], registry=REGISTRY)
-LAST_ADOPTION = Gauge("aivc_last_adoption_timestamp_seconds", "Unix time of the last adoption.",
-                      ["campaign"], registry=REGISTRY)
-NEEDS_HUMAN = Gauge("aivc_needs_human_experiments", "Experiments waiting for a person.",
-                    ["campaign"], registry=REGISTRY)
-SANDBOX_FAILURES = Counter(
-    "aivc_sandbox_failures", "Candidate failures in the sandbox by category.",
-    ["campaign", "stage", "category"], registry=REGISTRY)
-LLM_REQUESTS = Counter("aivc_llm_requests", "Messages API requests.", ["model", "outcome"], registry=REGISTRY)
-LLM_TOKENS = Counter("aivc_llm_tokens", "Tokens by kind (input, output, cache_read, cache_write).",
-                     ["model", "kind"], registry=REGISTRY)
-LLM_COST = Counter("aivc_llm_cost_usd", "Estimated LLM spend in US dollars.", ["model"], registry=REGISTRY)
-CAMPAIGN_COST = Gauge("aivc_campaign_cost_usd", "LLM spend of a campaign so far.", ["campaign"], registry=REGISTRY)
-CAMPAIGN_BUDGET = Gauge("aivc_campaign_budget_usd", "LLM budget (maxCostUSD) of a campaign.", ["campaign"],
-                        registry=REGISTRY)
-CAMPAIGN_RUNNING = Gauge("aivc_campaign_running", "1 while a campaign is running, 0 once it stopped.",
-                         ["campaign"], registry=REGISTRY)
-RECONCILE_ERRORS = Counter("aivc_reconcile_errors", "Operator handler errors by resource kind.",
-                           ["kind"], registry=REGISTRY)
-
+OTHER = "other"
+PHASES = tuple(p.value for p in Phase)
 OUTCOMES = ("adopted", "rejected", "failed", "skipped")
+SANDBOX_STAGES = ("validation", "execution")
+SANDBOX_CATEGORIES = (*ERROR_CATEGORIES, OTHER)
+RECONCILED_KINDS = ("Campaign", "Experiment")
+DRIVERS = ("local", "operator")
+PHASE_BUCKETS = (0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600)
 
 
-def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Expose /metrics on `addr:port` in a daemon thread."""
+def _gauge(name: str, doc: str, labels: Sequence[str]) -> Gauge:
+    return Gauge(name, doc, list(labels), registry=REGISTRY)
+
+
+def _counter(name: str, doc: str, labels: Sequence[str]) -> Counter:
+    return Counter(name, doc, list(labels), registry=REGISTRY)  # exported as NAME_total
+
+
+BUILD_INFO = _gauge("aivc_build_info", "Always 1: which AIVC version and driver serve these metrics.",
+                    ["version", "driver"])
+# experiments and phases
+EXPERIMENTS = _counter("aivc_experiments_finished", "Experiments that reached a final outcome.",
+                       ["campaign", "outcome"])
+PHASE_ENTERED = _counter("aivc_experiment_phase_transitions", "Times an experiment entered a phase.",
+                         ["campaign", "phase"])
+IN_PHASE = _gauge("aivc_experiments_in_phase", "Experiments currently in each phase.",
+                  ["campaign", "phase"])
+PHASE_SECONDS = Histogram("aivc_phase_duration_seconds", "Time an experiment spent in a phase.",
+                          ["campaign", "phase"], buckets=PHASE_BUCKETS, registry=REGISTRY)
+# the best version and the latest measured experiment
+BEST_BD_RATE = _gauge("aivc_best_bd_rate_ratio",
+                      "BD-rate (PSNR-Y) of the best version vs the anchor, -0.1 = 10 % fewer bits.",
+                      ["campaign", "anchor"])
+BEST_BITRATE = _gauge("aivc_best_bitrate_bits_per_second",
+                      "Mean bitrate of the best version over clips and levels.", ["campaign"])
+BEST_PSNR = _gauge("aivc_best_psnr_y_decibels", "Mean PSNR-Y of the best version.", ["campaign"])
+BEST_VERSION = _gauge("aivc_best_version", "Number N of the current best version vN.", ["campaign"])
+LATEST_BD_RATE = _gauge("aivc_latest_bd_rate_ratio", "BD-rate of the latest measured experiment.",
+                        ["campaign", "anchor"])
+LATEST_BITRATE = _gauge("aivc_latest_bitrate_bits_per_second",
+                        "Mean bitrate of the latest measured experiment.", ["campaign"])
+LATEST_PSNR = _gauge("aivc_latest_psnr_y_decibels", "Mean PSNR-Y of the latest measured experiment.",
+                     ["campaign"])
+LATEST_SEQUENCE = _gauge("aivc_latest_experiment_sequence",
+                         "Sequence number of the latest measured experiment.", ["campaign"])
+# progress, people, failures
+SINCE_ADOPTION = _gauge("aivc_experiments_since_adoption", "Finished experiments since the last adoption.",
+                        ["campaign"])
+LAST_ADOPTION = _gauge("aivc_last_adoption_timestamp_seconds", "Unix time of the last adoption.",
+                       ["campaign"])
+NEEDS_HUMAN = _gauge("aivc_needs_human_experiments", "Experiments waiting for a person.", ["campaign"])
+WAITING_SINCE = _gauge("aivc_needs_human_since_timestamp_seconds",
+                       "Unix time an experiment began waiting for a person; gone once decided.",
+                       ["campaign", "experiment"])
+SANDBOX_FAILURES = _counter("aivc_sandbox_failures", "Failed sandbox runs of candidates by category.",
+                            ["campaign", "stage", "category"])
+# LLM and budget
+LLM_REQUESTS = _counter("aivc_llm_requests", "Messages API requests by outcome.", ["model", "outcome"])
+LLM_TOKENS = _counter("aivc_llm_tokens", "Tokens by kind (input, output, cache_read, cache_write).",
+                      ["model", "kind"])
+LLM_COST = _counter("aivc_llm_cost_usd", "Estimated LLM spend in US dollars.", ["model"])
+CAMPAIGN_COST = _gauge("aivc_campaign_cost_usd", "LLM spend of a campaign so far.", ["campaign"])
+CAMPAIGN_BUDGET = _gauge("aivc_campaign_budget_usd", "LLM budget (maxCostUSD) of a campaign.", ["campaign"])
+CAMPAIGN_RUNNING = _gauge("aivc_campaign_running", "1 while a campaign is running, 0 once it stopped.",
+                          ["campaign"])
+CAMPAIGN_START = _gauge("aivc_campaign_start_time_seconds", "Unix time the campaign started.", ["campaign"])
+RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
+
+LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error")
+"""What `aivc.llm.client` reports per request; anything else is counted as `other`."""
+
+_lock = threading.Lock()
+_in_phase: dict[tuple[str, str], int] = {}
+_adoption_known: set[str] = set()
+
+
+def _one_of(value: str | None, allowed: Sequence[str]) -> str:
+    """`value` if it is one of `allowed` (case-insensitive), else `other`: bounded labels."""
+    by_lower = {a.lower(): a for a in allowed}
+    return by_lower.get(str(value or "").lower(), OTHER)
+
+
+def _stage(stage: str) -> str:
+    """Sandbox runs happen while validating or executing; accept either spelling."""
+    s = stage.lower()
+    if s.startswith("valid"):
+        return "validation"
+    if s.startswith(("exec", "evalu")):
+        return "execution"
+    return OTHER
+
+
+def serve(port: int, addr: str = "127.0.0.1", *, driver: str = "local") -> None:
+    """Expose /metrics on `addr:port` in a daemon thread.
+
+    `driver` ("local" or "operator") lands in `aivc_build_info`, which the OperatorDown alert
+    and the health board use to tell the operator's scrape job from a laptop's, whatever the
+    job is called. The operator also gets its reconcile-error series at zero.
+    """
+    driver = _one_of(driver, DRIVERS)
+    BUILD_INFO.labels(__version__, driver).set(1)
+    if driver == "operator":
+        for kind in RECONCILED_KINDS:
+            RECONCILE_ERRORS.labels(kind)
     start_http_server(port, addr=addr, registry=REGISTRY)
 
 
-def campaign_started(campaign: str, budget_usd: float) -> None:
-    """Create every campaign series at zero so dashboards and alerts never see gaps."""
+def campaign_started(campaign: str, budget_usd: float, *, started_at: float | None = None,
+                     llm_model: str | None = None) -> None:
+    """Create every campaign series at zero so dashboards and alerts never see gaps.
+
+    `started_at` (Unix time) lets a resumed campaign keep its original start, which the
+    CampaignStalled alert counts hours from until the first adoption. `llm_model` creates
+    the LLM series at zero too, so cost and token panels read 0 rather than "No data".
+    """
     CAMPAIGN_RUNNING.labels(campaign).set(1)
     CAMPAIGN_BUDGET.labels(campaign).set(budget_usd)
+    CAMPAIGN_START.labels(campaign).set(time.time() if started_at is None else started_at)
     CAMPAIGN_COST.labels(campaign)
     NEEDS_HUMAN.labels(campaign)
     SINCE_ADOPTION.labels(campaign)
     for outcome in OUTCOMES:
         EXPERIMENTS.labels(campaign, outcome)
+    for phase in PHASES:
+        IN_PHASE.labels(campaign, phase)
+        PHASE_ENTERED.labels(campaign, phase)
+    for stage in SANDBOX_STAGES:
+        for category in SANDBOX_CATEGORIES:
+            SANDBOX_FAILURES.labels(campaign, stage, category)
+    if llm_model:
+        LLM_COST.labels(llm_model)
+        for kind in TOKEN_KINDS:
+            LLM_TOKENS.labels(llm_model, kind)
+        for outcome in LLM_OUTCOMES:
+            LLM_REQUESTS.labels(llm_model, outcome)
 
 
 def campaign_stopped(campaign: str) -> None:
@@ -95,55 +180,101 @@ def campaign_stopped(campaign: str) -> None:
 
 
 def phase_changed(campaign: str, old: str | None, new: str, seconds_in_old: float | None) -> None:
-    if old:
-        IN_PHASE.labels(campaign, old).dec()
-        if seconds_in_old is not None:
-            PHASE_SECONDS.labels(campaign, old).observe(seconds_in_old)
-    IN_PHASE.labels(campaign, new).inc()
+    """Record a transition; `old` is None when an experiment starts (or is first seen).
+
+    The in-phase count never goes below zero, so a driver that restarts and sees an
+    experiment leave a phase it never saw it enter stays consistent.
+    """
+    new = _one_of(new, PHASES)
+    with _lock:
+        if old:
+            old = _one_of(old, PHASES)
+            _in_phase[campaign, old] = max(0, _in_phase.get((campaign, old), 0) - 1)
+            IN_PHASE.labels(campaign, old).set(_in_phase[campaign, old])
+        _in_phase[campaign, new] = _in_phase.get((campaign, new), 0) + 1
+        IN_PHASE.labels(campaign, new).set(_in_phase[campaign, new])
+    if old and seconds_in_old is not None:
+        PHASE_SECONDS.labels(campaign, old).observe(max(0.0, seconds_in_old))
     PHASE_ENTERED.labels(campaign, new).inc()
 
 
 def experiment_finished(campaign: str, outcome: str, adopted_at: float | None = None) -> None:
+    """`outcome`: adopted | rejected | failed | skipped (a Verdict's value works too)."""
+    outcome = _one_of(outcome, OUTCOMES)
     EXPERIMENTS.labels(campaign, outcome).inc()
     if outcome == "adopted":
         SINCE_ADOPTION.labels(campaign).set(0)
-        if adopted_at is not None:
-            LAST_ADOPTION.labels(campaign).set(adopted_at)
+        LAST_ADOPTION.labels(campaign).set(time.time() if adopted_at is None else adopted_at)
+        with _lock:
+            _adoption_known.add(campaign)
     else:
         SINCE_ADOPTION.labels(campaign).inc()
 
 
 def measured(campaign: str, anchor: str, sequence: int, bd_rate: float | None, kbps: float,
              psnr_y: float) -> None:
+    """The latest experiment's results: BD-rate in percent (as reports print it), mean kbps
+    and PSNR-Y in dB over clips and levels (stored as a ratio and bits per second)."""
     if bd_rate is not None:
-        LATEST_BD_RATE.labels(campaign, anchor).set(bd_rate)
-    LATEST_KBPS.labels(campaign).set(kbps)
+        LATEST_BD_RATE.labels(campaign, anchor).set(bd_rate / 100.0)
+    LATEST_BITRATE.labels(campaign).set(kbps * 1000.0)
     LATEST_PSNR.labels(campaign).set(psnr_y)
     LATEST_SEQUENCE.labels(campaign).set(sequence)
 
 
 def best_changed(campaign: str, anchor: str, version: int, bd_rate: float | None, kbps: float,
-                 psnr_y: float) -> None:
+                 psnr_y: float, *, adopted_at: float | None = None) -> None:
+    """The best version vN changed (or was restored on start); units as for `measured`.
+
+    `adopted_at` (Unix time vN was adopted) restores the CampaignStalled clock after a
+    restart; without it a restored vN > 0 counts as adopted now, so a restart never raises
+    a false stall alert (it may delay a true one).
+    """
+    with _lock:
+        if adopted_at is not None:
+            LAST_ADOPTION.labels(campaign).set(adopted_at)
+            _adoption_known.add(campaign)
+        elif version > 0 and campaign not in _adoption_known:
+            LAST_ADOPTION.labels(campaign).set(time.time())
+            _adoption_known.add(campaign)
     if bd_rate is not None:
-        BEST_BD_RATE.labels(campaign, anchor).set(bd_rate)
-    BEST_KBPS.labels(campaign).set(kbps)
+        BEST_BD_RATE.labels(campaign, anchor).set(bd_rate / 100.0)
+    BEST_BITRATE.labels(campaign).set(kbps * 1000.0)
     BEST_PSNR.labels(campaign).set(psnr_y)
     BEST_VERSION.labels(campaign).set(version)
 
 
-def needs_human(campaign: str, count: int) -> None:
+
+def needs_human(campaign: str, count: int, waiting: Mapping[str, float] | None = None) -> None:
+    """How many experiments wait for a person; `waiting` maps each one's name to the Unix
+    time it began waiting and replaces the previous set (the board lists them)."""
     NEEDS_HUMAN.labels(campaign).set(count)
+    if waiting is None:
+        return
+    with _lock:
+        for labels in list(_waiting_series(campaign)):
+            if labels[1] not in waiting:
+                WAITING_SINCE.remove(*labels)
+        for name, since in waiting.items():
+            WAITING_SINCE.labels(campaign, name).set(since)
+
+
+def _waiting_series(campaign: str) -> list[tuple[str, str]]:
+    return [(c, e) for metric in WAITING_SINCE.collect() for s in metric.samples
+            for c, e in [(s.labels["campaign"], s.labels["experiment"])] if c == campaign]
 
 
 def sandbox_failed(campaign: str, stage: str, category: str) -> None:
-    SANDBOX_FAILURES.labels(campaign, stage, category).inc()
+    """Once per failed sandbox run (not per error record); `stage` validation | execution,
+    `category` one of the results' ERROR_CATEGORIES."""
+    SANDBOX_FAILURES.labels(campaign, _stage(stage), _one_of(category, SANDBOX_CATEGORIES)).inc()
 
 
 def llm_call(model: str, outcome: str, tokens: dict[str, int], cost_usd: float) -> None:
-    LLM_REQUESTS.labels(model, outcome).inc()
+    LLM_REQUESTS.labels(model, _one_of(outcome, LLM_OUTCOMES)).inc()
     for kind, n in tokens.items():
         if n:
-            LLM_TOKENS.labels(model, kind).inc(n)
+            LLM_TOKENS.labels(model, _one_of(kind, TOKEN_KINDS)).inc(n)
     if cost_usd:
         LLM_COST.labels(model).inc(cost_usd)
 
@@ -153,4 +284,4 @@ def campaign_cost(campaign: str, spent_usd: float) -> None:
 
 
 def reconcile_error(kind: str) -> None:
-    RECONCILE_ERRORS.labels(kind).inc()
+    RECONCILE_ERRORS.labels(_one_of(kind, RECONCILED_KINDS)).inc()
