@@ -1,0 +1,163 @@
+"""What a finished sandbox Job says, as a phase-machine event (pure).
+
+Results travel two ways out of a sandbox pod, which has no API token and cannot write
+anything back itself (see `aivc.kube`): the harness writes its compact summary (< 4 KiB)
+to the termination message, and prints the full results JSON on stdout, which the kubelet
+keeps as the pod log. The termination message is the authority on pass/fail and names the
+candidate (sha); the log carries the numbers. When the log is gone (node lost, log rotated)
+the summary's rows stand in, marked as such; when there is neither, the Job's own failure
+reason (deadline, OOM kill) becomes the error category.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aivc.evaluate.results import EvaluationResult, LevelResult
+from aivc.kube.jobs import CONTAINER, Stage
+from aivc.research.phases import (
+    Event,
+    ExecutionFailed,
+    ExecutionFinished,
+    ValidationFailed,
+    ValidationPassed,
+)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A sandbox stage's result: the event for the machine and status fields to persist."""
+
+    event: Event
+    status: dict[str, Any] = field(default_factory=dict)
+    source: str = "log"  # log | terminationMessage | none
+
+
+def job_done(job: dict[str, Any]) -> bool:
+    """Complete or Failed (backoffLimit 0, so a failed pod fails the Job)."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget") \
+                and cond.get("status") == "True":
+            return True
+    status = job.get("status") or {}
+    return bool(status.get("succeeded") or status.get("failed"))
+
+
+def job_failure(job: dict[str, Any]) -> tuple[str, str] | None:
+    """(reason, message) of a Failed condition, e.g. DeadlineExceeded."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("Failed", "FailureTarget") and cond.get("status") == "True":
+            return str(cond.get("reason") or "Failed"), str(cond.get("message") or "")
+    return None
+
+
+def newest_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
+
+
+def terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
+    """The sandbox container's `state.terminated` ({} when it never finished)."""
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == CONTAINER:
+            return dict((cs.get("state") or {}).get("terminated") or {})
+    return {}
+
+
+def parse_summary(message: str | None) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(message or "")
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and "ok" in doc and "rows" in doc else None
+
+
+def parse_results(log: str | None) -> EvaluationResult | None:
+    """The results document in a pod log: the last JSON object that parses as one."""
+    if not log:
+        return None
+    decoder = json.JSONDecoder()
+    starts = [i for i, ch in enumerate(log) if ch == "{" and (i == 0 or log[i - 1] == "\n")]
+    for start in reversed(starts):
+        try:
+            doc, _ = decoder.raw_decode(log, start)
+            if isinstance(doc, dict) and "mode" in doc and "codec_sha256" in doc:
+                return EvaluationResult.from_dict(doc)
+        except (ValueError, TypeError, KeyError):
+            continue
+    return None
+
+
+def results_from_summary(summary: dict[str, Any]) -> EvaluationResult:
+    """The summary's rows as results: kbps, PSNR-Y, SSIM-Y only (the rest reads 0)."""
+    levels = [LevelResult(clip=str(c), level=int(lv), frames=0, bytes=0, kbps=float(k),
+                          psnr_y=float(p), psnr_u=0.0, psnr_v=0.0, psnr_yuv=0.0, ssim_y=float(s),
+                          encode_seconds=0.0, decode_seconds=0.0)
+              for c, lv, k, p, s in summary.get("rows") or []]
+    return EvaluationResult(mode=str(summary.get("mode", "evaluate")),
+                            codec_sha256=str(summary.get("sha", "")), levels=levels,
+                            wall_seconds=float(summary.get("wall") or 0.0))
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = " ".join(p for p in (error.get("stage"), error.get("clip")) if p)
+    message = str(error.get("message") or "")
+    return f"{where}: {message}" if where else message
+
+
+def _failed(stage: Stage, category: str, message: str) -> Event:
+    return (ValidationFailed(category, message) if stage is Stage.VALIDATION
+            else ExecutionFailed(category, message))
+
+
+def without_summary(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None) -> Finished:
+    """The pod ended without writing a summary: say why from what Kubernetes saw."""
+    term, failure = terminated(pod), job_failure(job)
+    if failure and failure[0] == "DeadlineExceeded":
+        event = _failed(stage, "timeout", f"the sandbox Job ran past its deadline ({failure[1]})")
+    elif term.get("reason") == "OOMKilled":
+        event = _failed(stage, "memory", "the sandbox pod was killed for exceeding its memory limit")
+    else:
+        why = term.get("reason") or (failure[0] if failure else "no pod ran")
+        code = term.get("exitCode")
+        event = _failed(stage, "crash", f"the sandbox ended without a result ({why}"
+                        + (f", exit code {code})" if code is not None else ")"))
+    return Finished(event, {stage.value: {"ok": False}}, source="none")
+
+
+def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
+             log: str | None, expected_sha: str | None) -> Finished:
+    """Turn a finished Job (its pod and log) into the event the phase machine expects."""
+    summary = parse_summary(terminated(pod).get("message"))
+    if summary is None:
+        return without_summary(stage, job, pod)
+    sha = str(summary.get("sha") or "")
+    if expected_sha and sha and not expected_sha.startswith(sha):
+        return Finished(_failed(stage, "crash", f"the sandbox measured candidate {sha}, "
+                                f"not the designed {expected_sha[:16]}"), source="none")
+    report = {"ok": bool(summary["ok"]), "wallSeconds": summary.get("wall")}
+    error = summary.get("error")
+    if stage is Stage.VALIDATION:
+        if not summary["ok"]:
+            err = error or {}
+            return Finished(ValidationFailed(str(err.get("category") or "crash"), _describe(err)),
+                            {"validation": report}, "terminationMessage")
+        return Finished(ValidationPassed(), {"validation": report}, "terminationMessage")
+    full = parse_results(log)
+    source = "log"
+    if full is None or not full.codec_sha256.startswith(sha):
+        if summary.get("truncated"):
+            return Finished(ExecutionFailed("crash", "results lost: no pod log and a truncated "
+                                            "summary"), {"execution": report}, "none")
+        full, source = results_from_summary(summary), "terminationMessage"
+    status = {"execution": report, "results": full.to_dict(), "resultsSource": source}
+    if not summary["ok"]:
+        first = full.first_error()  # the full record also names the clip and level
+        err = error or {}
+        if first is not None:
+            err = {"category": first.category, "stage": first.stage, "message": first.message,
+                   "clip": first.clip + ("" if first.level < 0 else f" level {first.level}")}
+        return Finished(ExecutionFailed(str(err.get("category") or "crash"), _describe(err)),
+                        status, source)
+    return Finished(ExecutionFinished(), status, source)

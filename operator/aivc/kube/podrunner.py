@@ -1,0 +1,168 @@
+"""The Job controller and kubelet an API emulator lacks, for tests and the benchmark.
+
+`PodRunner` watches sandbox Jobs through the HTTP API and does the bookkeeping a cluster
+would: one Pod per Job (labels `job-name`/`controller-uid`, owned by the Job), the Pod's
+phase and terminated state with its termination message (cut to 4 KiB like the kubelet's),
+the pod log (served by `ApiServer.logs`), and the Job's `succeeded`/`failed` counts and
+`Complete`/`Failed` condition (`DeadlineExceeded` past `activeDeadlineSeconds`). What
+"running the container" means is up to a subclass (`run_pod`): the test kubelet runs the
+real command as a local process; the benchmark answers at once. A stage can be held
+(`hold`) so a test can act while a Job "runs"; pods deleted meanwhile are stopped.
+Development only, like `aivc.kube.emulator`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, Self
+
+import aiohttp
+
+from aivc.kube.emulator import ApiServer
+
+TERMINATION_LIMIT = 4096
+SELECTOR = "app.kubernetes.io/managed-by=aivc"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class PodResult:
+    """How a pod's one container ended."""
+
+    exit_code: int | None
+    log: str = ""
+    message: str = ""  # the termination message
+    timed_out: bool = False
+
+
+class PodRunner:
+    """Use as `async with Runner(api, url):` (see the module docstring)."""
+
+    user_agent = "fake-kubelet"
+
+    def __init__(self, api: ApiServer, url: str, poll_seconds: float = 0.05) -> None:
+        self.api, self.url, self.poll_seconds = api, url.rstrip("/"), poll_seconds
+        self.finished: list[tuple[str, float]] = []  # (job name, loop time its status was written)
+        self._held: dict[str, asyncio.Event] = {}
+        self._seen: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pods: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    async def run_pod(self, namespace: str, job: dict[str, Any], pod: dict[str, Any]) -> PodResult:
+        raise NotImplementedError
+
+    def hold(self, stage: str) -> None:
+        """Keep pods of this stage (`validation`/`execution`) from running until `release`."""
+        self._held[stage] = asyncio.Event()
+
+    def release(self, stage: str) -> None:
+        self._held.pop(stage, asyncio.Event()).set()
+
+    async def __aenter__(self) -> Self:
+        self._session = aiohttp.ClientSession(self.url, headers={"User-Agent": self.user_agent})
+        self._tasks.append(asyncio.create_task(self._loop()))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for event in self._held.values():
+            event.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._session.close()
+
+    async def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
+        async with self._session.request(method, path, json=body, headers=headers) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status >= 400:
+                raise RuntimeError(f"{method} {path}: {resp.status} {data}")
+            return dict(data)
+
+    async def _loop(self) -> None:
+        while True:
+            doc = await self.request("GET", f"/apis/batch/v1/jobs?labelSelector={SELECTOR}")
+            for job in doc.get("items") or []:
+                uid = job["metadata"]["uid"]
+                if uid not in self._seen and not (job.get("status") or {}).get("completionTime"):
+                    self._seen.add(uid)
+                    self._tasks.append(asyncio.create_task(self._run_job(job)))
+            await self._stop_deleted_pods()
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _stop_deleted_pods(self) -> None:
+        """A kubelet kills the containers of pods that were deleted (e.g. by the GC)."""
+        if not self._pods:
+            return
+        pods = await self.request("GET", "/api/v1/pods")
+        alive = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods.get("items") or []}
+        for key, task in list(self._pods.items()):
+            if key not in alive:
+                task.cancel()
+                del self._pods[key]
+
+    def _pod_for(self, job: dict[str, Any]) -> dict[str, Any]:
+        meta, template = job["metadata"], job["spec"]["template"]
+        labels = {**(template["metadata"].get("labels") or {}), "job-name": meta["name"],
+                  "batch.kubernetes.io/job-name": meta["name"], "controller-uid": meta["uid"]}
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": meta["uid"],
+                 "controller": True, "blockOwnerDeletion": True}
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"{meta['name']}-{uuid.uuid4().hex[:5]}",
+                             "namespace": meta["namespace"], "labels": labels,
+                             "ownerReferences": [owner]},
+                "spec": template["spec"], "status": {"phase": "Pending"}}
+
+    async def _run_job(self, job: dict[str, Any]) -> None:
+        ns, name = job["metadata"]["namespace"], job["metadata"]["name"]
+        pod = self._pod_for(job)
+        pod_name = pod["metadata"]["name"]
+        await self.request("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+        task = asyncio.current_task()
+        assert task is not None
+        self._pods[(ns, pod_name)] = task
+        await self._patch_job(ns, name, {"active": 1, "startTime": now()})
+        stage = pod["metadata"]["labels"].get("aivc.dev/stage", "")
+        if stage in self._held:
+            await self._held[stage].wait()
+        with contextlib.suppress(RuntimeError):
+            await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod_name}/status",
+                               {"status": {"phase": "Running"}})
+        result = await self.run_pod(ns, job, pod)
+        self.api.logs[(ns, pod_name)] = result.log
+        self._pods.pop((ns, pod_name), None)
+        await self._finish(ns, name, pod_name, result)
+
+    async def _finish(self, ns: str, job: str, pod: str, result: PodResult) -> None:
+        ok = result.exit_code == 0 and not result.timed_out
+        reason = "Completed" if ok else ("DeadlineExceeded" if result.timed_out else "Error")
+        terminated = {"exitCode": result.exit_code, "reason": reason, "finishedAt": now(),
+                      "message": result.message.encode()[:TERMINATION_LIMIT].decode(errors="ignore")}
+        with contextlib.suppress(RuntimeError):  # the pod may be gone
+            await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod}/status", {"status": {
+                "phase": "Succeeded" if ok else "Failed",
+                "containerStatuses": [{"name": "sandbox", "ready": False, "restartCount": 0,
+                                       "state": {"terminated": terminated}}]}})
+        cond = {"type": "Complete" if ok else "Failed", "status": "True",
+                "reason": "Completed" if ok else (
+                    "DeadlineExceeded" if result.timed_out else "BackoffLimitExceeded"),
+                "message": "" if ok else f"pod {pod} exited with {result.exit_code}",
+                "lastTransitionTime": now()}
+        await self._patch_job(ns, job, {"active": None, "succeeded": 1 if ok else None,
+                                        "failed": None if ok else 1, "conditions": [cond],
+                                        "completionTime": now()})
+        self.finished.append((job, asyncio.get_running_loop().time()))
+
+    async def _patch_job(self, ns: str, name: str, status: dict[str, Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the Job may be gone (deleted experiment)
+            await self.request("PATCH", f"/apis/batch/v1/namespaces/{ns}/jobs/{name}/status",
+                               {"status": status})

@@ -1,0 +1,80 @@
+"""Operator settings: what `aivc operator` was asked to do, and how kopf is tuned for it.
+
+Small frozen dataclasses grouped by concern (STYLE.md); built once by the command line (or a
+test) and handed down. `configure_kopf` turns them into kopf's own `OperatorSettings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kopf
+
+MANAGED_BY = "aivc"
+"""Value of `app.kubernetes.io/managed-by` on every object the operator creates."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    ttl_seconds: int = 3600
+    """`ttlSecondsAfterFinished` of sandbox Jobs: long enough to outlive an operator restart."""
+    deadline_margin_seconds: int = 120
+    """Added to the campaign's time limit for `activeDeadlineSeconds` (pod start, image pull)."""
+    python: str = "python"
+    """Interpreter in the sandbox image that runs `-m aivc.sandbox`."""
+    clips_mount: str = "/clips"
+    """Where a campaign's `dataset.volumeClaim` is mounted read-only in sandbox pods."""
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    poll_seconds: float = 2.0
+    """How often an in-flight Experiment or a running Campaign looks at its world again."""
+    resync_seconds: float = 60.0
+    """How often a running Job is fetched from the API in case a watch event was missed."""
+    retry_seconds: float = 10.0
+    """Delay before kopf retries a reconciler after a conflict or a server error."""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to serve; empty means the whole cluster."""
+    peering: str | None = "aivc"
+    """kopf peering object that keeps one active operator among replicas; None: standalone."""
+    priority: int = 0
+    """Peering priority: replicas with a lower one pause while a higher one runs."""
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on this port (all interfaces)."""
+    liveness: str | None = None
+    """kopf health endpoint, e.g. `http://0.0.0.0:8080/healthz`."""
+    data_dir: Path = Path("/var/lib/aivc")
+    """Evolution repositories and the anchor cache (a PersistentVolumeClaim in the chart)."""
+    jobs: JobSettings = field(default_factory=JobSettings)
+    loops: LoopSettings = field(default_factory=LoopSettings)
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+
+def configure_kopf(settings: kopf.OperatorSettings, config: OperatorConfig) -> kopf.OperatorSettings:
+    """kopf settings for this operator: quiet Events, our own finalizer name, peering."""
+    settings.posting.level = logging.WARNING  # our Events tell the story; not every handler run
+    settings.posting.reporting_component = "aivc-operator"
+    settings.posting.event_name_prefix = "aivc-"
+    settings.persistence.finalizer = "aivc.dev/daemon"
+    settings.watching.label_selectors["batch", "jobs"] = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.peering.stealth = True
+    settings.peering.priority = config.priority
+    settings.peering.clusterwide = config.clusterwide
+    if config.peering:
+        settings.peering.name = config.peering
+        settings.peering.mandatory = True
+    else:
+        settings.peering.standalone = True
+    return settings

@@ -1,0 +1,147 @@
+"""The work behind each phase in the operator: the same steps as local mode, except the sandbox.
+
+Design and analysis are local mode's own steps (`aivc.research.labwork.Lab`), run in a
+worker thread against the Kubernetes store, so the planner, the baseline, parents, history
+and adoption rules are literally the same code. Validation and execution run as sandbox
+Jobs: create-or-adopt the Job named after the experiment, stage and design generation,
+wait for it through kopf's Job index, then read its pod's termination message and log
+(`aivc.kube.outcomes`). Every step is safe to repeat after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+import kopf
+
+from aivc.kube import jobs, outcomes
+from aivc.kube.client import JOBS, PODS, Conflict, NotFound
+from aivc.kube.memo import CampaignContext, OperatorMemo
+from aivc.research import history
+from aivc.research.labwork import Lab, Step
+from aivc.research.phases import RequestDesign
+from aivc.research.versions import Versioner
+from aivc.store.kube import BlockingStore
+from aivc.store.local import LocalStore
+
+log = logging.getLogger("aivc.operator")
+
+
+class Stages:
+    """One experiment's phase work (see the module docstring)."""
+
+    def __init__(self, memo: OperatorMemo, ctx: CampaignContext, namespace: str, name: str,
+                 jobs_index: kopf.Index[Any, Any]) -> None:
+        self.memo, self.ctx, self.namespace, self.name = memo, ctx, namespace, name
+        self.jobs_index = jobs_index
+        self.store = memo.store(namespace)
+        self.ensured: dict[str, float] = {}  # job name -> when we last fetched it ourselves
+
+    def _blocking(self) -> LocalStore:
+        # Lab and Versioner only call the ExperimentStore methods in the steps used here;
+        # LocalStore's extras (files on disk) belong to local mode's own sandbox steps.
+        return cast(LocalStore, BlockingStore(self.store, asyncio.get_running_loop()))
+
+    async def _lab(self, experiments: list[dict[str, Any]], anchors: bool) -> Lab:
+        planner = await self.memo.planner(self.ctx, experiments)
+        return Lab(self.ctx.spec, self._blocking(), planner,
+                   await self.memo.anchors(self.ctx) if anchors else {},
+                   self.memo.settings.paths.cache_dir)
+
+    async def experiments(self) -> list[dict[str, Any]]:
+        """The campaign's experiments, fresh from the API (decisions must not see stale ones)."""
+        return await self.store.list("Experiment", campaign=self.ctx.name)
+
+    # ---- design ------------------------------------------------------------------------
+
+    async def design(self, exp: dict[str, Any], action: RequestDesign) -> Step:
+        experiments = await self.experiments()
+        lab = await self._lab(experiments, anchors=False)
+        async with self.ctx.design_lock:
+            work = await asyncio.to_thread(lab.design, exp, action, experiments)
+        status = dict(work.status)
+        status["generation"] = int((exp.get("status") or {}).get("generation") or 0) + 1
+        spec = dict(work.spec or {})
+        if spec.get("codec") is not None:
+            ref = {"name": jobs.codec_configmap_name(self.name), "key": jobs.CODEC_KEY}
+            spec["codec"] = {**spec["codec"], "configMapRef": ref}
+        return Step(work.event, status, spec or None)
+
+    # ---- analysis ------------------------------------------------------------------------
+
+    async def analyze(self, exp: dict[str, Any]) -> tuple[Step, list[dict[str, Any]]]:
+        """Called under the campaign's analysis lock; the version is the next free one."""
+        experiments = await self.experiments()
+        lab = await self._lab(experiments, anchors=True)
+        version = history.next_version(experiments)
+        work = await asyncio.to_thread(lab.analyze, exp, experiments, version)
+        return work, experiments
+
+    async def commit(self, exp: dict[str, Any], experiments: list[dict[str, Any]]) -> dict[str, Any]:
+        """Commit an adopted version to the campaign's evolution branch (git, in a thread).
+
+        A failed commit is recorded as `Committed=False` and never loses the adoption; the
+        next operator start tries again (`aivc.research.versions`).
+        """
+        run_dir = self.memo.config.data_dir / self.namespace
+        versioner = Versioner(self.ctx.spec, self._blocking(), run_dir, log.info)
+        return await asyncio.to_thread(versioner.adopt, exp, experiments)
+
+    # ---- the sandbox -----------------------------------------------------------------------
+
+    async def sandbox(self, exp: dict[str, Any], stage: jobs.Stage) -> Step | None:
+        """The stage's result once its Job finished; None while it runs."""
+        generation = int((exp.get("status") or {}).get("generation") or 0)
+        name = jobs.job_name(self.name, stage, generation)
+        if name not in self.ensured:
+            await self._ensure_job(exp, stage, generation)
+        job = await self._observe(name)
+        if job is None:
+            return None
+        pods = await self.memo.api.list(PODS, self.namespace, {"job-name": name})
+        pod = outcomes.newest_pod(pods)
+        log = None
+        if stage is jobs.Stage.EXECUTION and pod is not None:
+            try:
+                log = await self.memo.api.logs(self.namespace, pod["metadata"]["name"], jobs.CONTAINER)
+            except NotFound:
+                log = None  # gone with its node: the termination message still has the summary
+        sha = ((exp.get("spec") or {}).get("codec") or {}).get("sha256")
+        done = outcomes.finished(stage, job, pod, log, sha)
+        status = {**done.status, "jobs": {**((exp.get("status") or {}).get("jobs") or {}),
+                                           stage.value: name}}
+        return Step(done.event, status)
+
+    async def _ensure_job(self, exp: dict[str, Any], stage: jobs.Stage, generation: int) -> None:
+        """Create the Job, or adopt the one a previous run of the operator created."""
+        body = jobs.build_sandbox_job(exp, self.ctx.spec, stage, generation, self.memo.config.jobs)
+        name = body["metadata"]["name"]
+        try:
+            await self.memo.api.create(JOBS, self.namespace, body)
+        except Conflict:
+            existing = await self.memo.api.get(JOBS, self.namespace, name)
+            owners = {ref.get("uid") for ref in existing["metadata"].get("ownerReferences") or []}
+            if exp["metadata"]["uid"] not in owners:
+                raise kopf.TemporaryError(f"Job {name} belongs to an earlier experiment of this "
+                                          "name; waiting for the garbage collector", delay=10) from None
+        self.ensured[name] = time.monotonic()
+
+    async def _observe(self, name: str) -> dict[str, Any] | None:
+        """The Job once finished: from kopf's index, or fetched when the index is quiet."""
+        found = self.jobs_index.get((self.namespace, name))
+        job = next(iter(found), None) if found is not None else None
+        if job is not None and outcomes.job_done(job):
+            return dict(job)
+        since = time.monotonic() - self.ensured[name]
+        if since < self.memo.config.loops.resync_seconds:
+            return None
+        self.ensured[name] = time.monotonic()
+        try:
+            job = await self.memo.api.get(JOBS, self.namespace, name)
+        except NotFound:
+            del self.ensured[name]  # gone before we read it: run it again
+            return None
+        return job if outcomes.job_done(job) else None
