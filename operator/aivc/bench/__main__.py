@@ -74,7 +74,8 @@ def markdown(doc: dict[str, Any]) -> str:
         lines += [f"## {section.get('title', name)}", ""]
         lines += md_table(section.get("rows", []))
         if section.get("notes"):
-            lines += ["", str(section["notes"])]
+            notes = section["notes"]
+            lines += [""] + ([f"- {n}" for n in notes] if isinstance(notes, list) else [str(notes)])
         lines += ["", f"_section `{name}` took {section['seconds']} s_", ""]
     return "\n".join(lines)
 

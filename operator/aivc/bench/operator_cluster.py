@@ -32,7 +32,7 @@ class InstantKubelet(PodRunner):
     """Answers every pod at once with a recorded evaluation under the candidate's sha."""
 
     def __init__(self, api: ApiServer, url: str, result: EvaluationResult) -> None:
-        super().__init__(api, url, poll_seconds=0.2)
+        super().__init__(api, url)
         self.result = result
 
     async def run_pod(self, namespace: str, job: dict[str, Any], pod: dict[str, Any]) -> PodResult:

@@ -51,6 +51,6 @@ Design, in the terms of DESIGN.md §2 (module by module below):
 Modules: `running` (registry, settings, login), `campaign`, `experiment`, `stages` (the
 work of each phase), `jobs` (manifest builders), `outcomes` (Job + Pod → event), `client`
 (the API calls the operator makes itself), `memo` (shared state, injection points),
-`annotations`, `events`, `permissions`, `settings`, and `emulator` (an API server for tests
-and the benchmark; development only).
+`annotations`, `events`, `permissions`, `settings`, and, for tests and the benchmark only,
+`emulator` (an API server on kmock) and `podrunner` (the Job controller and kubelet it lacks).
 """

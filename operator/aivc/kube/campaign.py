@@ -111,6 +111,7 @@ class CampaignDriver:
                                  started_at=_parse(started).timestamp(),
                                  llm_model=ctx.spec.llm.model if ctx.spec.planner == "llm" else None)
         while not stopped:
+            ctx = await self._context()  # the live body: a changed spec applies at once
             try:
                 if await self.tick(ctx, started):
                     await self._finish(ctx)

@@ -51,7 +51,6 @@ RESOURCES: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
     ("kopf.dev/v1/clusterkopfpeerings", "ClusterKopfPeering", False, ()),
 )
 VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
-KEEP_REQUESTS = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,11 +155,12 @@ class ApiServer(kmock.KubernetesEmulator):
                                raw.headers.get("User-Agent", "")))
         if raw.method == "GET" and raw.path.rstrip("/") == "/api/v1/namespaces":
             return await self._namespaces(raw, watch)
-        if len(self._requests) > 2 * KEEP_REQUESTS:
-            # kmock matches each request by scanning every request it ever kept (quadratic);
-            # `calls` is our log, so only the recent ones are needed for matching.
-            del self._requests[:-KEEP_REQUESTS]
-        return await super().__call__(raw)
+        try:
+            return await super().__call__(raw)
+        finally:
+            # kmock matches each request against reactions by scanning every request it ever
+            # kept (quadratic over a benchmark); `calls` is our log, so keep only those in flight.
+            self._requests[:] = [r for r in self._requests if r._raw_request is not raw]
 
     async def _namespaces(self, raw: aiohttp.web.BaseRequest, watch: bool) -> aiohttp.web.StreamResponse:
         items = [obj.raw for key, obj in self.objects.items()
@@ -207,7 +207,7 @@ class ApiServer(kmock.KubernetesEmulator):
         if request.action == kmock.action.CREATE and isinstance(request.data, dict):
             meta = request.data.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
-                meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
+                meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:10]}"
             if not meta.get("name"):
                 raise kmock.KubernetesError(status=422, reason="Invalid", message="name is required")
             if request.namespace and not meta.get("namespace"):

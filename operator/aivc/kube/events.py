@@ -31,11 +31,12 @@ def post(obj: dict[str, Any], reason: str, message: str, *, warning: bool = Fals
         log.info("event %s/%s %s: %s", obj["metadata"].get("name"), reason, message)
 
 
-def phase_message(old: ExperimentState, new: ExperimentState, detail: str | None) -> str:
+def phase_message(old: ExperimentState, new: ExperimentState, detail: str | None,
+                  name: str = "NAME") -> str:
     """One line for the phase-change Event: from where to where, and why."""
     why = detail or ""
     if new.phase is Phase.NEEDS_HUMAN:
-        why = f"{new.human_reason}; decide with kubectl annotate experiment NAME " \
+        why = f"{new.human_reason}; decide with kubectl annotate experiment {name} " \
               "aivc.dev/decision=retry|skip|adopt|reject"
     elif new.phase is Phase.DESIGNING and new.last_error is not None and old.phase is not Phase.PENDING:
         err = new.last_error

@@ -189,7 +189,7 @@ class ExperimentDriver:
         metrics.phase_changed(self.campaign, old.phase.value, new.phase.value, seconds)
         warning = new.phase in events.WARNING_PHASES or (
             new.phase is Phase.DESIGNING and new.last_error is not None and old.phase is not Phase.PENDING)
-        message = events.phase_message(old, new, detail)
+        message = events.phase_message(old, new, detail, self.name)
         log.info("%s/%s: %s", self.namespace, self.name, message)
         events.post(self.doc, new.phase.value, message, warning=warning)
         if old.phase is Phase.ANALYZING:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, Self
@@ -47,7 +48,7 @@ class PodRunner:
 
     user_agent = "fake-kubelet"
 
-    def __init__(self, api: ApiServer, url: str, poll_seconds: float = 0.05) -> None:
+    def __init__(self, api: ApiServer, url: str, poll_seconds: float = 0.1) -> None:
         self.api, self.url, self.poll_seconds = api, url.rstrip("/"), poll_seconds
         self.finished: list[tuple[str, float]] = []  # (job name, loop time its status was written)
         self._held: dict[str, asyncio.Event] = {}
@@ -89,26 +90,33 @@ class PodRunner:
             return dict(data)
 
     async def _loop(self) -> None:
-        while True:
-            doc = await self.request("GET", f"/apis/batch/v1/jobs?labelSelector={SELECTOR}")
-            for job in doc.get("items") or []:
-                uid = job["metadata"]["uid"]
-                if uid not in self._seen and not (job.get("status") or {}).get("completionTime"):
-                    self._seen.add(uid)
-                    self._tasks.append(asyncio.create_task(self._run_job(job)))
-            await self._stop_deleted_pods()
+        """Follow sandbox Jobs (new: run them) and Pods (deleted: stop them) by watching."""
+        self._tasks.append(asyncio.create_task(self._watch(
+            f"/api/v1/pods?watch=true&labelSelector={SELECTOR}", self._on_pod)))
+        await self._watch(f"/apis/batch/v1/jobs?watch=true&labelSelector={SELECTOR}", self._on_job)
+
+    async def _watch(self, path: str, handle: Any) -> None:
+        while True:  # the stream ends on server timeouts: watch again
+            async with self._session.get(path) as resp:
+                async for line in resp.content:
+                    if line.strip():
+                        event = json.loads(line)
+                        await handle(event.get("type"), event.get("object") or {})
             await asyncio.sleep(self.poll_seconds)
 
-    async def _stop_deleted_pods(self) -> None:
+    async def _on_job(self, kind: str, job: dict[str, Any]) -> None:
+        uid = job["metadata"]["uid"]
+        if kind == "ADDED" and uid not in self._seen \
+                and not (job.get("status") or {}).get("completionTime"):
+            self._seen.add(uid)
+            self._tasks.append(asyncio.create_task(self._run_job(job)))
+
+    async def _on_pod(self, kind: str, pod: dict[str, Any]) -> None:
         """A kubelet kills the containers of pods that were deleted (e.g. by the GC)."""
-        if not self._pods:
-            return
-        pods = await self.request("GET", "/api/v1/pods")
-        alive = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods.get("items") or []}
-        for key, task in list(self._pods.items()):
-            if key not in alive:
+        if kind == "DELETED":
+            task = self._pods.pop((pod["metadata"]["namespace"], pod["metadata"]["name"]), None)
+            if task is not None:
                 task.cancel()
-                del self._pods[key]
 
     def _pod_for(self, job: dict[str, Any]) -> dict[str, Any]:
         meta, template = job["metadata"], job["spec"]["template"]

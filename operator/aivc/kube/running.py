@@ -28,8 +28,11 @@ def build_registry() -> kopf.OperatorRegistry:
     campaign.register(registry)
 
     @kopf.on.login(registry=registry, id="login", errors=kopf.ErrorsMode.TEMPORARY, backoff=5)
-    def login(memo: OperatorMemo, **kwargs: Any) -> kopf.ConnectionInfo | None:
-        """kopf's credentials, shared with the operator's own client (`memo.api`)."""
+    async def login(memo: OperatorMemo, **kwargs: Any) -> kopf.ConnectionInfo | None:
+        """kopf's credentials, shared with the operator's own client (`memo.api`).
+
+        Async so that it runs in the operator's event loop, where `memo.api` lives.
+        """
         info = memo.credentials(memo=memo, **kwargs)
         if info is not None:
             memo.api.use(info)
