@@ -8,12 +8,12 @@ otherwise the next `aivc run` applies it. The note reaches the planner on a retr
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from aivc.commands.options import add_run_dir
 from aivc.errors import AivcError
 from aivc.research.phases import Decision, Phase
 from aivc.store.base import DECISION_ANNOTATION, NOTE_ANNOTATION, StoreError
-from aivc.store.local import DEFAULT_RUN_DIR, open_store
+from aivc.store.local import open_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="retry: redesign it (with your note); skip: drop it; adopt: keep its "
                         "measured results as the next version; reject: record it as rejected")
     p.add_argument("--note", help="advice handed to the planner on retry")
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
-                   help=f"the run directory (default {DEFAULT_RUN_DIR})")
+    add_run_dir(p)
     p.set_defaults(func=run)
 
 

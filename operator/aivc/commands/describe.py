@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from aivc.commands.options import add_run_dir
 from aivc.store.base import DECISION_ANNOTATION, StoreError
-from aivc.store.local import DEFAULT_RUN_DIR, LocalStore, open_store
+from aivc.store.local import LocalStore, open_store
 from aivc.store.printing import age, kind_of
 
 
@@ -15,8 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("describe", help="show one experiment or campaign in detail")
     p.add_argument("resource", help="experiment (exp) or campaign (camp)")
     p.add_argument("name")
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
-                   help=f"the run directory (default {DEFAULT_RUN_DIR})")
+    add_run_dir(p)
     p.set_defaults(func=run)
 
 

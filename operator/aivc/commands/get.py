@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import yaml
 
+from aivc.commands.options import add_run_dir
 from aivc.store.base import StoreError
-from aivc.store.local import DEFAULT_RUN_DIR, open_store
+from aivc.store.local import open_store
 from aivc.store.printing import format_table, kind_of, rows
 
 
@@ -17,8 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("get", help="list experiments or campaigns of a local run")
     p.add_argument("resource", help="experiments (exp) or campaigns (camp)")
     p.add_argument("name", nargs="?", help="show only this one")
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
-                   help=f"the run directory (default {DEFAULT_RUN_DIR})")
+    add_run_dir(p)
     p.add_argument("--campaign", help="only experiments of this campaign")
     p.add_argument("-o", "--output", choices=("table", "yaml", "json"), default="table")
     p.set_defaults(func=run)

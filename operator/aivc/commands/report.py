@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aivc.commands.options import add_run_dir
 from aivc.errors import AivcError
-from aivc.store.local import DEFAULT_RUN_DIR, open_store
+from aivc.store.local import open_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="write the markdown report of a local campaign")
     p.add_argument("campaign", nargs="?", help="campaign name (default: the only one in the run dir)")
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
-                   help=f"the run directory (default {DEFAULT_RUN_DIR})")
+    add_run_dir(p)
     p.add_argument("--out", type=Path, help="output folder (default RUN_DIR/reports/CAMPAIGN)")
     p.add_argument("--top", type=int, default=5, help="versions on the leaderboard (default 5)")
     p.set_defaults(func=run)

@@ -7,16 +7,15 @@ import logging
 from pathlib import Path
 
 from aivc import settings
+from aivc.commands.options import add_run_dir
 from aivc.research.spec import CampaignSpec, load_manifest_file
-from aivc.store.local import DEFAULT_RUN_DIR
 from aivc.store.printing import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run a campaign locally; run it again to resume")
     p.add_argument("campaign", type=Path, help="Campaign manifest (the same YAML as the CR)")
-    p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
-                   help=f"where experiments, sources, results and reports go (default {DEFAULT_RUN_DIR})")
+    add_run_dir(p, "where experiments, sources, results and reports go")
     p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     p.add_argument("--max-experiments", type=int, help="override spec.budget.maxExperiments")
     p.add_argument("--quiet", action="store_true", help="no progress bar or live table")
