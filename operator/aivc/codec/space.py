@@ -1,31 +1,50 @@
-"""The codec design space the offline search planner explores.
+"""Design spaces that codec sources declare themselves, and the one reader of them.
 
-The parametric reference codec (`inter-dct`, `codec/reference/inter_dct.py`) keeps every
-design choice in one block of ``NAME = value  # note`` lines between two marker comments.
-This module knows those parameters (`PARAMETERS`: kind, range or choices, default = the
-value the shipped file holds, one line of meaning), reads them back from any source
-(`read_params`), writes a complete standalone candidate with new values
-(`generate_source`: only the block changes) and words a change for people
-(`describe_change`).
+A codec source may keep its tunable design choices in one block between two marker
+comments, one parameter per line, each line saying what it is::
 
-Every combination of in-range values is a working codec, so an optimizer such as Optuna
-may sample the parameters independently. An exhaustive full-resolution motion search is
-deliberately not a choice: its cost grows with the square of the range and blows the time
-budget of a campaign; `hier` already searches exhaustively at the top of its pyramid.
+    # --- PARAMETERS (rewritten by the search planner) ---
+    GOP = 8            # choice: 1|2|4|8|16; anchor distance, B frames between
+    SUBPEL = "quarter" # choice: off|half|quarter; motion vector precision
+    INTERP_TAPS = 6    # choice: 2|4|6|8; interpolation filter length; when SUBPEL != "off"
+    LAMBDA = 1.0       # float: 0.25..4 log; Lagrangian multiplier
+    MBTREE = True      # bool; per-block QP offsets from temporal propagation
+    # --- END PARAMETERS ---
 
-v0 of every campaign is the separate, simpler `intra-dct` file, not this template.
-`v0_params()` expresses the same design in this space (no motion, no loop filter, the
-same transform, quantiser and entropy coder); a test holds the two to the same rate and
-quality, so an optimizer may treat v0 as a point of the space.
+Each line is ``NAME = LITERAL  # KIND[: DOMAIN]; MEANING[; when CONDITION]``:
+
+- KIND is ``int``, ``float``, ``choice`` or ``bool``; LITERAL is the shipped value (the
+  default) and must lie in the domain.
+- DOMAIN is ``LOW..HIGH`` for int and float, both ends included, optionally followed by
+  ``log`` (sample on a log scale; LOW > 0); ``A|B|C`` for choice, each a number, ``True``,
+  ``False`` or a bare or double-quoted word; nothing for bool.
+- MEANING is one line for people and planners.
+- CONDITION says when the parameter matters at all: ``NAME == V``, ``NAME != V``,
+  ``NAME < V`` (also ``<=``, ``>``, ``>=``), ``NAME in A|B``, or a bare ``NAME`` (a bool
+  that is on), several joined by `` and ``. It may only name parameters declared above
+  it. An inactive parameter keeps its value but changes nothing, so planners neither
+  tune it nor count it when comparing designs (`DesignSpace.canonical`).
+
+Outside the block, an import line that ends in ``# when CONDITION`` is optional: the
+source carries ``import torch  # when LEARNED_FILTER`` only while the condition holds and
+``torch = None  # when LEARNED_FILTER`` otherwise, so a design that does not use a heavy
+library does not pay for importing it (the sandbox imports every library a source names).
+`generate_source` switches these lines with the block.
+
+The reference codecs declare their spaces this way (`inter-rdo`, the search planner's
+template, and `inter-dct`), and so may any candidate: `parse_space` reads any source,
+`generate_source` writes a complete candidate with new values (only the block and the
+optional imports change), `describe_change` words a change for people.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aivc.codec.reference import TEMPLATE, reference_source
@@ -33,99 +52,181 @@ from aivc.errors import AivcError
 
 BEGIN = "# --- PARAMETERS (rewritten by the search planner) ---"
 END = "# --- END PARAMETERS ---"
-_LINE = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)\s*=\s*(?P<value>[^#]*?)\s*(?P<note>#.*)?$")
+KINDS = ("int", "float", "choice", "bool")
+_LINE = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)\s*=\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<note>.*))?$")
+_RANGE = re.compile(r"^(?P<low>[-+0-9.eE]+)\s*\.\.\s*(?P<high>[-+0-9.eE]+)(?P<log>\s+log)?$")
+_TERM = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)(?:\s*(?P<op>==|!=|<=|>=|<|>|\bin\b)\s*(?P<value>.+))?$")
+_OPTIONAL = re.compile(r"^(?:import (?P<module>\w+)(?: as (?P<alias>\w+))?|(?P<unset>\w+) = None)"
+                       r"\s+# when (?P<cond>.+)$")
 
 Value = int | float | str | bool
 
 
 class DesignSpaceError(AivcError):
-    """A source without a readable parameter block, or parameters outside the space."""
+    """A parameter block that cannot be read, or values outside the space it declares."""
+
+
+def _word(text: str) -> Value:
+    """A choice or condition value: a literal, or a bare word meaning that string."""
+    text = text.strip()
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        if not re.fullmatch(r"[A-Za-z_][\w-]*", text):
+            raise DesignSpaceError(f"cannot read value {text!r}") from None
+        return text
+    if not isinstance(value, (int, float, str, bool)):
+        raise DesignSpaceError(f"value {text!r} is not a number, bool or string")
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that keeps True apart from 1 and 2 apart from 2.0 only where types differ
+    in kind (bool vs number); ints and floats of one value are the same number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One term of a `when` clause: NAME OP VALUE(S), or a bare NAME (truthy)."""
+
+    name: str
+    op: str = "truthy"
+    values: tuple[Value, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        match = _TERM.match(text.strip())
+        if match is None:
+            raise DesignSpaceError(f"cannot read condition {text!r}")
+        if match["op"] is None:
+            return cls(match["name"])
+        op, raw = match["op"], match["value"]
+        values = tuple(_word(v) for v in raw.split("|")) if op == "in" else (_word(raw),)
+        return cls(match["name"], op, values)
+
+    def holds(self, params: Mapping[str, Any]) -> bool:
+        value = params.get(self.name)
+        if self.op == "truthy":
+            return bool(value)
+        if self.op == "in":
+            return any(same(value, v) for v in self.values)
+        if self.op in ("==", "!="):
+            return same(value, self.values[0]) == (self.op == "==")
+        bound: Any = self.values[0]
+        if not isinstance(value, (int, float)) or not isinstance(bound, (int, float)):
+            return False
+        return {"<": value < bound, "<=": value <= bound,
+                ">": value > bound, ">=": value >= bound}[self.op]
+
+    def __str__(self) -> str:
+        if self.op == "truthy":
+            return self.name
+        shown = "|".join(_show(v) for v in self.values)
+        return f"{self.name} {self.op} {shown}"
 
 
 @dataclass(frozen=True)
 class Param:
-    """One design choice: its kind, where it may range, the shipped default, its meaning.
-
-    `choices` (any kind) lists every allowed value, in order for numbers; otherwise
-    `range` bounds an int or float, both ends included.
-    """
+    """One design choice: kind, where it may range, the shipped default, its meaning and
+    when it matters. `choices` lists every allowed value (choice and bool); otherwise
+    `range` bounds an int or float, both ends included."""
 
     name: str
-    kind: str  # int | float | categorical
+    kind: str
     default: Value
     description: str
     choices: tuple[Value, ...] | None = None
     range: tuple[float, float] | None = None
+    log: bool = False
+    when: tuple[Condition, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in ("int", "float", "categorical"):
-            raise ValueError(f"{self.name}: unknown kind {self.kind!r}")
+        if self.kind not in KINDS:
+            raise DesignSpaceError(f"{self.name}: unknown kind {self.kind!r} (one of {KINDS})")
         if (self.choices is None) == (self.range is None):
-            raise ValueError(f"{self.name}: give either choices or a range")
+            raise DesignSpaceError(f"{self.name}: give either choices or a range")
+        if self.log and (self.range is None or self.range[0] <= 0):
+            raise DesignSpaceError(f"{self.name}: a log scale needs a positive range")
+        self.check(self.default)
 
     def check(self, value: Any) -> Value:
         """`value` if this parameter may take it (ints accepted for floats), else raise."""
         if self.choices is not None:
-            if any(type(value) is type(c) and value == c for c in self.choices):
-                return value
+            for choice in self.choices:
+                if same(value, choice) and type(value) is type(choice):
+                    return value
             raise DesignSpaceError(f"{self.name} must be one of {list(self.choices)}, "
                                    f"got {value!r}")
         low, high = self.range or (0.0, 0.0)
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if self.kind == "int":
-            ok = number and isinstance(value, int)
-        else:
-            ok = number and math.isfinite(value)
+        ok = number and (isinstance(value, int) if self.kind == "int" else math.isfinite(value))
         if not ok or not low <= value <= high:
             raise DesignSpaceError(f"{self.name} must be a{'n' if self.kind == 'int' else ''} "
                                    f"{self.kind} in [{low:g}, {high:g}], got {value!r}")
         return value
 
+    def active(self, params: Mapping[str, Any]) -> bool:
+        """Whether this parameter matters under `params` (all of its conditions hold)."""
+        return all(c.holds(params) for c in self.when)
 
-PARAMETERS: tuple[Param, ...] = (
-    Param("BLOCK", "int", 8, "transform block size in pixels", choices=(4, 8, 16)),
-    Param("QSTEP", "float", 6.5, "luma quantiser step of level 0 (the highest quality)",
-          range=(2.0, 16.0)),
-    Param("QSTEP_RATIO", "float", 1.9, "factor between the steps of consecutive levels",
-          range=(1.4, 2.6)),
-    Param("DEADZONE", "float", 0.3, "quantiser rounding offset (0.5 = plain rounding)",
-          range=(0.05, 0.5)),
-    Param("CHROMA_QP_OFFSET", "int", 2, "chroma step = luma step * 2**(offset/6)", range=(-3, 9)),
-    Param("INTER_QSCALE", "float", 1.4, "step of predicted frames relative to intra frames",
-          range=(0.8, 2.0)),
-    Param("INTRA_PRED", "categorical", "planar", "DC prediction between intra blocks",
-          choices=("none", "left", "planar")),
-    Param("INTER", "categorical", True, "motion-compensated prediction from the previous frame",
-          choices=(True, False)),
-    Param("MOTION_BLOCK", "int", 16, "motion block size in luma pixels", choices=(8, 16)),
-    Param("SEARCH", "categorical", "hier", "integer motion search: coarse-to-fine or descent",
-          choices=("hier", "diamond")),
-    Param("SEARCH_RANGE", "int", 24, "largest motion searched, luma pixels", range=(4, 32)),
-    Param("HALF_PEL", "categorical", True, "half-pel bilinear motion refinement",
-          choices=(True, False)),
-    Param("MV_LAMBDA", "float", 1.0, "weight of vector bits against SAD in the motion search",
-          range=(0.1, 4.0)),
-    Param("GOP", "int", 0, "intra period in frames (0 = only the first frame)", range=(0, 60)),
-    Param("DEBLOCK", "int", 2, "in-loop deblocking strength (0 = off)", range=(0, 4)),
-    Param("ENTROPY_CONTEXT", "categorical", "band-neighbor",
-          "coefficient contexts: one model, per band, band x block length, band x neighbours",
-          choices=("single", "band", "band-last", "band-neighbor")),
-    Param("ENTROPY_ADAPT", "categorical", "adaptive",
-          "models learn while coding, or their counts are sent up front",
-          choices=("adaptive", "static")),
-)
-BY_NAME: dict[str, Param] = {p.name: p for p in PARAMETERS}
+    def declaration(self) -> str:
+        """The comment that declares this parameter (what follows the ``#``)."""
+        if self.kind == "bool":
+            head = "bool"
+        elif self.choices is not None:
+            head = f"choice: {'|'.join(_show(c) for c in self.choices)}"
+        else:
+            low, high = self.range or (0, 0)
+            head = f"{self.kind}: {_show(low)}..{_show(high)}{' log' if self.log else ''}"
+        when = f"; when {' and '.join(str(c) for c in self.when)}" if self.when else ""
+        return f"{head}; {self.description}{when}"
 
 
-def defaults() -> dict[str, Value]:
-    """The parameters of `inter-dct` as shipped."""
-    return {p.name: p.default for p in PARAMETERS}
+@dataclass(frozen=True)
+class DesignSpace:
+    """The parameters one source declares, in block order."""
+
+    params: tuple[Param, ...]
+    by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def defaults(self) -> dict[str, Value]:
+        return {p.name: p.default for p in self.params}
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Value]:
+        """Check names and values; return them in the space's order (a subset is fine)."""
+        unknown = sorted(set(params) - set(self.by_name))
+        if unknown:
+            raise DesignSpaceError(f"unknown parameters {unknown}; the space has {self.names}")
+        return {p.name: p.check(params[p.name]) for p in self.params if p.name in params}
+
+    def complete(self, params: Mapping[str, Any]) -> dict[str, Value]:
+        """`params` over the defaults, validated: a full point of the space."""
+        return self.validate({**self.defaults(), **params})
+
+    def active(self, params: Mapping[str, Any]) -> list[Param]:
+        """The parameters that matter for the design `params` (completed with defaults)."""
+        full = {**self.defaults(), **params}
+        return [p for p in self.params if p.active(full)]
+
+    def canonical(self, params: Mapping[str, Any]) -> dict[str, Value]:
+        """The design with every inactive parameter at its default: two designs that differ
+        only in parameters that change nothing are the same design."""
+        full = self.complete(params)
+        live = {p.name for p in self.active(full)}
+        return {n: (v if n in live else self.by_name[n].default) for n, v in full.items()}
 
 
-def v0_params() -> dict[str, Value]:
-    """The template configured like `intra-dct` (v0): intra only, no loop filter."""
-    return {**defaults(), "INTER": False, "DEBLOCK": 0}
-
+# ---------------------------------------------------------------- reading a block
 
 def _block(source: str) -> tuple[list[str], int, int]:
     """The source's lines and the indices of its two marker lines."""
@@ -156,8 +257,52 @@ def _parse_line(line: str) -> tuple[str, Value, str] | None:
     return match["name"], value, match["note"] or ""
 
 
+def _declared(name: str, value: Value, note: str, known: set[str]) -> Param:
+    """A Param from a line's value and its declaring comment."""
+    parts = [p.strip() for p in note.split(";")]
+    head, rest = parts[0], parts[1:]
+    kind, _, domain = (s.strip() for s in head.partition(":"))
+    when: tuple[Condition, ...] = ()
+    if rest and rest[-1].startswith("when "):
+        when = tuple(Condition.parse(t) for t in rest.pop()[5:].split(" and "))
+        for c in when:
+            if c.name not in known:
+                raise DesignSpaceError(f"{name}: its condition names {c.name}, which is not "
+                                       "declared above it")
+    description = "; ".join(rest).strip()
+    if kind not in KINDS or not description:
+        raise DesignSpaceError(f"{name}: the comment must read 'KIND[: DOMAIN]; MEANING' with "
+                               f"KIND one of {', '.join(KINDS)}, got {note!r}")
+    if kind == "bool":
+        return Param(name, kind, value, description, choices=(True, False), when=when)
+    if kind == "choice":
+        return Param(name, kind, value, description,
+                     choices=tuple(_word(c) for c in domain.split("|")), when=when)
+    match = _RANGE.match(domain)
+    if match is None:
+        raise DesignSpaceError(f"{name}: {kind} needs a range LOW..HIGH, got {domain!r}")
+    low, high = float(match["low"]), float(match["high"])
+    return Param(name, kind, value, description, range=(low, high), log=bool(match["log"]),
+                 when=when)
+
+
+def parse_space(source: str) -> DesignSpace:
+    """The design space a source declares in its PARAMETERS block."""
+    lines, begin, end = _block(source)
+    params: list[Param] = []
+    for line in lines[begin + 1:end]:
+        parsed = _parse_line(line)
+        if parsed is None:
+            continue
+        name, value, note = parsed
+        if any(p.name == name for p in params):
+            raise DesignSpaceError(f"parameter {name} is declared twice")
+        params.append(_declared(name, value, note, {p.name for p in params}))
+    return DesignSpace(tuple(params))
+
+
 def read_params(source: str) -> dict[str, Value]:
-    """The parameters a source's PARAMETERS block holds, in order (values as written)."""
+    """The values a source's PARAMETERS block holds, in order (as written)."""
     lines, begin, end = _block(source)
     params: dict[str, Value] = {}
     for line in lines[begin + 1:end]:
@@ -167,13 +312,18 @@ def read_params(source: str) -> dict[str, Value]:
     return params
 
 
-def validate(params: Mapping[str, Any]) -> dict[str, Value]:
-    """Check names and values against `PARAMETERS`; return them in the space's order."""
-    unknown = sorted(set(params) - set(BY_NAME))
-    if unknown:
-        raise DesignSpaceError(f"unknown parameters {unknown}; the space has {list(BY_NAME)}")
-    return {p.name: p.check(params[p.name]) for p in PARAMETERS if p.name in params}
+@functools.cache
+def template_space() -> DesignSpace:
+    """The space of the search planner's template (`aivc.codec.reference.TEMPLATE`)."""
+    return parse_space(reference_source(TEMPLATE))
 
+
+def defaults() -> dict[str, Value]:
+    """The template's parameters as shipped."""
+    return template_space().defaults()
+
+
+# ---------------------------------------------------------------- writing a source
 
 def literal(value: Value) -> str:
     """How a value is written in the block: double-quoted strings, Python literals otherwise."""
@@ -182,16 +332,32 @@ def literal(value: Value) -> str:
     return repr(value)
 
 
+def _switch_optional(lines: list[str], params: Mapping[str, Any], begin: int, end: int) -> None:
+    """Switch the optional import lines outside the block to match `params`, in place."""
+    for i, line in enumerate(lines):
+        if begin <= i <= end:
+            continue
+        match = _OPTIONAL.match(line.strip())
+        if match is None:
+            continue
+        conditions = [Condition.parse(t) for t in match["cond"].split(" and ")]
+        on = all(c.holds(params) for c in conditions)
+        name = match["alias"] or match["module"] or match["unset"]
+        module = match["module"] or match["unset"]
+        code = (f"import {module}" + (f" as {name}" if name != module else "")) if on \
+            else f"{name} = None"
+        ending = "\n" if line.endswith("\n") else ""
+        lines[i] = f"{code}  # when {match['cond'].strip()}{ending}"
+
+
 def generate_source(params: Mapping[str, Any], base: str | None = None) -> str:
-    """A complete candidate: `base` (default the `inter-dct` reference) with its PARAMETERS
-    block rewritten to `params`. Missing names keep the base's value; only the block changes."""
+    """A complete candidate: `base` (default the template) with its PARAMETERS block
+    rewritten to `params` (missing names keep the base's value) and its optional imports
+    switched to match. Nothing else changes."""
     source = reference_source(TEMPLATE) if base is None else base
-    wanted = validate(params)
+    declared = parse_space(source)
+    wanted = declared.validate(params)
     lines, begin, end = _block(source)
-    present = read_params(source)
-    missing = sorted(set(wanted) - set(present))
-    if missing:
-        raise DesignSpaceError(f"the base source's PARAMETERS block lacks {missing}")
     out = list(lines)
     for i in range(begin + 1, end):
         parsed = _parse_line(lines[i])
@@ -199,20 +365,24 @@ def generate_source(params: Mapping[str, Any], base: str | None = None) -> str:
             continue
         name, _, note = parsed
         code = f"{name} = {literal(wanted[name])}"
-        column = lines[i].find("#") if note else -1
-        text = code.ljust(max(column, len(code) + 2)) + note if note else code
-        ending = "\n" if lines[i].endswith("\n") else ""
-        out[i] = text + ending
+        column = lines[i].find("#")
+        text = code.ljust(max(column, len(code) + 2)) + "# " + note
+        out[i] = text + ("\n" if lines[i].endswith("\n") else "")
+    _switch_optional(out, {**read_params(source), **wanted}, begin, end)
     return "".join(out)
 
 
 def _show(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
-def describe_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    """A one-line hypothesis naming what changed, e.g. ``BLOCK 8→16, DEBLOCK 2→0``."""
-    names = [p.name for p in PARAMETERS] + sorted((set(old) | set(new)) - set(BY_NAME))
+def describe_change(old: Mapping[str, Any], new: Mapping[str, Any],
+                    space: DesignSpace | None = None) -> str:
+    """A one-line hypothesis naming what changed, e.g. ``GOP 8→4, DEBLOCK 1→0``."""
+    order = space.names if space is not None else list(dict.fromkeys([*old, *new]))
+    names = order + sorted((set(old) | set(new)) - set(order))
     changes = [f"{n} {_show(old.get(n, '-'))}→{_show(new.get(n, '-'))}"
-               for n in names if old.get(n) != new.get(n)]
+               for n in names if not same(old.get(n), new.get(n))]
     return ", ".join(changes) if changes else "no change"

@@ -12,8 +12,9 @@ vectors are sent, so the decoder never needs the source. Vectors are coded as di
 from the median of their left, above and above-right neighbours.
 
 The bitstream is a fixed header (shape, frame count, fps, level) and the range coder's words;
-the decoder needs nothing else. All design choices sit between the PARAMETERS markers: the
-offline search planner rewrites only that block, so keep each line `NAME = value  # note`.
+the decoder needs nothing else. All design choices sit between the PARAMETERS markers, each
+line declaring itself (`NAME = value  # KIND: DOMAIN; meaning[; when CONDITION]`, the format
+`aivc.codec.space` documents and reads).
 """
 
 import math
@@ -24,23 +25,23 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 # --- PARAMETERS (rewritten by the search planner) ---
-BLOCK = 8                        # transform size: 4, 8 or 16
-QSTEP = 6.5                      # luma quantiser step of level 0 (the highest quality)
-QSTEP_RATIO = 1.9                # each level multiplies the step by this
-DEADZONE = 0.3                   # rounding offset: q = floor(|c| / step + DEADZONE)
-CHROMA_QP_OFFSET = 2             # chroma step = luma step * 2 ** (offset / 6)
-INTER_QSCALE = 1.4               # step of predicted frames = step of intra frames * this
-INTRA_PRED = "planar"            # DC prediction in intra frames: none | left | planar
-INTER = True                     # motion-compensated prediction (False = intra only)
-MOTION_BLOCK = 16                # motion block size in luma pixels: 8 or 16
-SEARCH = "hier"                  # integer motion search: hier (coarse to fine) | diamond
-SEARCH_RANGE = 24                # largest motion in luma pixels, each direction
-HALF_PEL = True                  # half-pel bilinear motion refinement
-MV_LAMBDA = 1.0                  # motion cost = SAD + MV_LAMBDA * step * vector bits
-GOP = 0                          # intra period in frames (0 = only the first frame)
-DEBLOCK = 2                      # in-loop deblocking strength, 0 = off
-ENTROPY_CONTEXT = "band-neighbor"  # single | band | band-last | band-neighbor
-ENTROPY_ADAPT = "adaptive"       # adaptive (learn while coding) | static (tables in header)
+BLOCK = 8                        # choice: 4|8|16; transform block size in pixels
+QSTEP = 6.5                      # float: 2..16; luma quantiser step of level 0 (the highest quality)
+QSTEP_RATIO = 1.9                # float: 1.4..2.6; factor between the steps of consecutive levels
+DEADZONE = 0.3                   # float: 0.05..0.5; rounding offset: q = floor(|c| / step + DEADZONE)
+CHROMA_QP_OFFSET = 2             # int: -3..9; chroma step = luma step * 2 ** (offset / 6)
+INTER = True                     # bool; motion-compensated prediction from the previous frame
+INTER_QSCALE = 1.4               # float: 0.8..2; step of predicted frames relative to intra frames; when INTER
+INTRA_PRED = "planar"            # choice: none|left|planar; DC prediction between intra blocks
+MOTION_BLOCK = 16                # choice: 8|16; motion block size in luma pixels; when INTER
+SEARCH = "hier"                  # choice: hier|diamond; integer motion search: coarse-to-fine or descent; when INTER
+SEARCH_RANGE = 24                # int: 4..32; largest motion searched, luma pixels; when INTER
+HALF_PEL = True                  # bool; half-pel bilinear motion refinement; when INTER
+MV_LAMBDA = 1.0                  # float: 0.1..4; weight of vector bits against SAD in the motion search; when INTER
+GOP = 0                          # int: 0..60; intra period in frames (0 = only the first frame); when INTER
+DEBLOCK = 2                      # int: 0..4; in-loop deblocking strength (0 = off)
+ENTROPY_CONTEXT = "band-neighbor"  # choice: single|band|band-last|band-neighbor; coefficient contexts: one model, per band, band x block length, band x neighbours
+ENTROPY_ADAPT = "adaptive"       # choice: adaptive|static; models learn while coding, or their counts are sent up front
 # --- END PARAMETERS ---
 
 LEVELS = 4
