@@ -1,13 +1,20 @@
 """The `search` planner: an optimizer over the codec design space, no API key needed.
 
-Each candidate is a complete source file generated from the parametric reference codec
-(`aivc.codec.space`). Which parameters to try comes from Optuna, told the measured BD-rate
-of every finished experiment: the first proposal is the parametric codec's own defaults
-(motion compensation and the other inter tools switched on), then proposals alternate
-between a local mutation of the best design so far (one or two parameters moved to a
-neighbouring value) and TPE over a few parameters at a time with the rest held at the
-best design. Twenty experiments are far too few for TPE to model all the parameters at
-once (it would sample almost at random); a few at a time it learns from every trial.
+Each candidate is a complete source file generated from the template codec (`inter-rdo`),
+whose PARAMETERS block declares its own design space (`aivc.codec.space`): tools switched
+on and off, the GOP structure, partition depth, search patterns, entropy contexts, the
+learned filter's size, and the scalars beside them, with conditions saying when a
+parameter matters. The planner respects that structure: a parameter whose condition does
+not hold is neither sampled nor mutated, and two designs that differ only in such
+parameters are one design (`canonical`).
+
+Which design to try comes from Optuna, told the measured BD-rate of every finished
+experiment: the first proposal is the template's own defaults, then proposals alternate
+between a local mutation of the best design so far (one, sometimes two, active parameters
+moved to a neighbouring value) and TPE (multivariate, grouped, so it models conditional spaces)
+over a few parameters at a time with the rest held at the best design. Twenty or thirty
+experiments are far too few for TPE to model every parameter at once; a few at a time it
+learns from every trial.
 
 The planner keeps no state: every proposal rebuilds the study from the request's history,
 and the samplers are seeded from the campaign seed and the experiment's sequence, so a
@@ -16,6 +23,7 @@ resumed run proposes exactly what an uninterrupted one would have.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,29 +44,51 @@ log = logging.getLogger(__name__)
 
 STARTUP_TRIALS = 4
 MUTATE_EVERY = 2  # every 2nd proposal mutates the best design; the others ask TPE
-TPE_FREE = 4  # parameters TPE may move at once; the rest stay at the best design
+TPE_FREE = 3  # parameters TPE may move at once; the rest stay at the best design
+PAIR_MUTATION = 0.25  # chance that a mutation moves two parameters instead of one
 MAX_TRIES = 40
 
 Params = dict[str, Any]
 
 
-def distribution(param: Any) -> optuna.distributions.BaseDistribution:
-    """The Optuna distribution of one design parameter (`aivc.codec.space.Param`)."""
-    choices = getattr(param, "choices", None)
-    if choices:
-        return optuna.distributions.CategoricalDistribution(list(choices))
-    low, high = param.range
+def distribution(param: space.Param) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution of one design parameter."""
+    if param.choices is not None:
+        return optuna.distributions.CategoricalDistribution(list(param.choices))
+    low, high = param.range or (0.0, 0.0)
     if param.kind == "int":
-        return optuna.distributions.IntDistribution(int(low), int(high))
-    return optuna.distributions.FloatDistribution(float(low), float(high))
+        return optuna.distributions.IntDistribution(int(low), int(high), log=param.log)
+    return optuna.distributions.FloatDistribution(float(low), float(high), log=param.log)
 
 
-def distributions() -> dict[str, optuna.distributions.BaseDistribution]:
-    return {p.name: distribution(p) for p in space.PARAMETERS}
+def suggest(trial: optuna.trial.Trial, param: space.Param) -> Any:
+    """Ask a trial for one parameter through Optuna's public suggest API."""
+    dist = distribution(param)
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(param.name, list(dist.choices))
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(param.name, dist.low, dist.high, log=dist.log)
+    assert isinstance(dist, optuna.distributions.FloatDistribution)
+    return trial.suggest_float(param.name, dist.low, dist.high, log=dist.log)
+
+
+def _tidy(params: Params) -> Params:
+    """Round floats to 3 decimals: readable sources, and no designs that differ in noise."""
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params.items()}
+
+
+def live(params: Params) -> Params:
+    """The active parameters of a complete design, inactive ones left out."""
+    designs = space.template_space()
+    active = {p.name for p in designs.active(params)}
+    return {k: v for k, v in designs.canonical(params).items() if k in active}
 
 
 def canonical(params: Params) -> str:
-    """A key under which equal designs compare equal (floats to 4 significant digits)."""
+    """A key under which equal designs compare equal: inactive parameters do not count,
+    floats to 4 significant digits."""
+    with contextlib.suppress(space.DesignSpaceError):  # else not a point of today's space
+        params = live(params)
     norm = {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in sorted(params.items())}
     return json.dumps(norm, sort_keys=True, default=str)
 
@@ -68,15 +98,11 @@ def seed_for(*parts: Any) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def _tidy(params: Params) -> Params:
-    """Round floats to 3 decimals: readable sources, and no designs that differ in noise."""
-    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params.items()}
-
-
 def _fits(params: Params) -> bool:
     """Whether a recorded design is a complete point of today's space (Optuna needs that)."""
     try:
-        return set(space.validate(params)) == {p.name for p in space.PARAMETERS}
+        designs = space.template_space()
+        return set(designs.validate(params)) == set(designs.names)
     except space.DesignSpaceError:
         return False
 
@@ -102,7 +128,8 @@ class SearchPlanner:
         rng = np.random.default_rng(seed_for(self.seed, request.sequence, attempt))
         parent, base = self._parent(request.parents, request.sequence, rng)
         params, how = self._choose(request.sequence, attempt, trials, seen, base, rng)
-        change = space.describe_change(base, params) if base else "a fresh design"
+        change = space.describe_change(base, params, space.template_space()) if base \
+            else "a fresh design"
         if request.repair:
             change += f" (instead of the design that failed: {request.repair.category})"
         try:
@@ -131,9 +158,7 @@ class SearchPlanner:
         """(params, BD-rate or None for failed/unscored) of every finished experiment."""
         for outcome in history:
             params = outcome.params
-            if not params and outcome.sequence == 0:
-                params = space.v0_params()  # the baseline is intra-dct, a point of the space
-            if not params or not _fits(params):
+            if not params or not _fits(params):  # e.g. the baseline, intra-dct: no block
                 continue
             value = outcome.bd_rate if outcome.bd_rate is not None and math.isfinite(outcome.bd_rate) \
                 else None
@@ -153,50 +178,64 @@ class SearchPlanner:
                 seen: set[str], base: Params | None, rng: np.random.Generator) -> tuple[Params, str]:
         first = _tidy(space.defaults())
         if canonical(first) not in seen:
-            return first, "the parametric codec's defaults (its inter tools switched on)"
+            return first, "the template's defaults (its hand-set design)"
         measured = [(p, v) for p, v in trials if v is not None]
         start = base if base and _fits(base) else (self._best(measured) or first)
         use_tpe = len(measured) >= 2 and sequence % MUTATE_EVERY != 0
         for tries in range(MAX_TRIES):
             if use_tpe and tries < 3:
-                free = sorted(str(n) for n in rng.choice([p.name for p in space.PARAMETERS],
-                                                          size=TPE_FREE, replace=False))
+                names = [p.name for p in space.template_space().active(start)]
+                free = sorted(str(n) for n in rng.choice(names, size=min(TPE_FREE, len(names)),
+                                                          replace=False))
                 params = self._ask_tpe(trials, start, free, seed_for(self.seed, sequence, attempt, tries))
                 how = f"TPE over {', '.join(free)} (the rest as in the parent)"
             else:
                 params, how = self._mutate(start, rng), "a local mutation of the parent"
-            params = _tidy(params)
+            params = _tidy(space.template_space().canonical(params))
             if canonical(params) not in seen:
                 return params, how
         raise PlannerError(f"no new design found in {MAX_TRIES} tries", category="planner")
 
     def _ask_tpe(self, trials: list[tuple[Params, float | None]], best: Params, free: list[str],
                  seed: int) -> Params:
-        """TPE told every trial so far, sampling `free` with the others fixed to `best`."""
-        dists = distributions()
-        tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS,
-                                         multivariate=True)
+        """TPE told every trial so far (their active parameters), sampling `free` with the
+        others fixed to `best`, define-by-run so conditions decide what is sampled."""
+        designs = space.template_space()
         fixed = {k: v for k, v in best.items() if k not in free}
-        with warnings.catch_warnings():  # stable since Optuna 2.4, still labelled experimental
+        with warnings.catch_warnings():  # stable for years, still labelled experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS,
+                                             multivariate=True, group=True)
             sampler = optuna.samplers.PartialFixedSampler(fixed, tpe)
         study = optuna.create_study(direction="minimize", sampler=sampler)
         for params, value in trials:
+            active = live(params)
             state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
-            study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value,
-                                                      state=state))
-        return dict(study.ask(dists).params)
+            study.add_trial(optuna.trial.create_trial(
+                params=active, value=value, state=state,
+                distributions={n: distribution(designs.by_name[n]) for n in active}))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            trial = study.ask()
+            chosen: Params = {}
+            for param in designs.params:
+                if param.active({**best, **chosen}):
+                    chosen[param.name] = suggest(trial, param)
+        return {**best, **chosen}
 
     @staticmethod
     def _best(measured: list[tuple[Params, float]]) -> Params | None:
         return dict(min(measured, key=lambda pv: pv[1])[0]) if measured else None
 
     def _mutate(self, params: Params, rng: np.random.Generator) -> Params:
-        """Change one or two parameters to a neighbouring value."""
+        """Change one (sometimes two) active parameters to a neighbouring value: with two
+        dozen parameters, most random moves hurt, so one at a time learns the most."""
         out = dict(params)
-        chosen = rng.choice(len(space.PARAMETERS), size=int(rng.integers(1, 3)), replace=False)
+        active = space.template_space().active(out)
+        count = 2 if rng.random() < PAIR_MUTATION else 1
+        chosen = rng.choice(len(active), size=min(len(active), count), replace=False)
         for index in chosen:
-            param = space.PARAMETERS[int(index)]
+            param = active[int(index)]
             out[param.name] = _neighbour(param, out.get(param.name, param.default), rng)
         return out
 
@@ -208,7 +247,7 @@ class SearchPlanner:
         try:
             return dict(space.read_params(parent.source))
         except space.DesignSpaceError:  # written by hand or by an LLM: no parameter block
-            return space.v0_params() if parent.version == 0 else None
+            return None
 
 
 def _neighbour(param: Any, value: Any, rng: np.random.Generator) -> Any:
