@@ -3,8 +3,11 @@
 Each is one Python file meeting the codec contract (DESIGN.md §3), read as text and run in
 the sandbox like any candidate; nothing here imports them. `intra-dct` is v0 of every
 campaign (an honest intra-only baseline the loop improves on); `inter-dct` adds motion
-compensation and is the parametric template the search planner rewrites
-(`aivc.codec.space`).
+compensation to it; `inter-rdo` is a hybrid codec with the tools that matter (quarter-pel
+motion, hierarchical B frames, rate-distortion decisions, macroblock tree, deblocking,
+context-adaptive range coding, an optional learned post-filter) and the template the
+search planner rewrites. Both parametric codecs declare their design space in their own
+source (`aivc.codec.space`).
 """
 
 from __future__ import annotations
@@ -36,12 +39,16 @@ REFERENCE_CODECS: dict[str, ReferenceCodec] = {
         ReferenceCodec("intra-dct", "intra_dct.py",
                        "v0: intra-only 8x8 DCT, deadzone quantiser, adaptive range coding"),
         ReferenceCodec("inter-dct", "inter_dct.py",
-                       "the search template: intra-dct plus motion compensation, half-pel, "
-                       "loop filter; every design choice in one PARAMETERS block"),
+                       "intra-dct plus motion compensation, half-pel, loop filter; every "
+                       "design choice in one PARAMETERS block"),
+        ReferenceCodec("inter-rdo", "inter_rdo.py",
+                       "the search template: quarter-pel motion, hierarchical B frames, RD "
+                       "decisions on a 16-8-4 quadtree, macroblock tree, deblocking, "
+                       "context-adaptive range coding, optional learned post-filter"),
     )
 }
 V0 = "intra-dct"
-TEMPLATE = "inter-dct"
+TEMPLATE = "inter-rdo"
 
 
 class UnknownCodecError(AivcError):

@@ -7,8 +7,9 @@ What it does, and why each piece is there:
   each predicted from the nearest NUM_REFS decoded frames on either side. GOP = 1 is
   low-delay P. Deeper B frames get coarser quantisers (B_QP_STEP): they are referenced less.
 - Motion is quarter-pel. Reference frames are interpolated once, when decoded, into the
-  16 quarter-pel phases with a separable windowed-sinc filter of INTERP_TAPS taps (integer
-  taps summing to 64, derived below, not copied from any standard). Motion is searched
+  16 quarter-pel phases: half-pel samples with a separable windowed-sinc filter of
+  INTERP_TAPS taps (integer taps summing to 64, derived below, not copied from any
+  standard), quarter-pel samples as averages of their two nearest neighbours. Motion is searched
   between source frames at quarter size (exhaustive) and half size (refinement) in a
   lookahead, then refined at full size against the decoded references: an integer ring,
   a half-pel ring and a quarter-pel ring.
@@ -45,7 +46,8 @@ choice or bool; DOMAIN is ``LOW..HIGH`` (int, float; a trailing ``log`` asks for
 scale) or ``A|B|C`` (choice); CONDITION (``NAME == V``, ``!=``, ``<``, ``<=``, ``>``,
 ``>=``, ``NAME in A|B``, or a bare bool NAME, joined by ``and``) says when the parameter
 matters. `aivc.codec.space` reads this block, and the search planner rewrites only it
-(plus lines outside it that end in ``# when CONDITION``, which it switches on or off).
+(and the optional import line below, ``torch = None`` until LEARNED_FILTER turns it into
+``import torch``: the sandbox imports every library a source names, torch takes seconds).
 """
 
 import math
@@ -55,7 +57,7 @@ import constriction
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-# import torch  # when LEARNED_FILTER
+torch = None  # when LEARNED_FILTER
 
 # --- PARAMETERS (rewritten by the search planner) ---
 QP = 24                     # int: 14..40; luma QP of level 0 (the quantiser step doubles every 6)
@@ -68,8 +70,9 @@ INTRA_PERIOD = 0            # int: 0..128; an intra frame every so many frames (
 NUM_REFS = 2                # int: 1..4; reference frames per prediction list
 PARTITION_DEPTH = 2         # int: 0..2; quadtree below 16x16 (0 = none, 1 = down to 8x8, 2 = down to 4x4)
 SUBPEL = "quarter"          # choice: off|half|quarter; motion vector precision
-INTERP_TAPS = 6             # choice: 2|4|6|8; interpolation filter length (2 = bilinear); when SUBPEL != "off"
-SEARCH = "exhaustive"       # choice: exhaustive|predictive; coarse integer search of the lookahead
+INTERP_TAPS = 6             # choice: 2|4|6|8; interpolation filter length (2 = bilinear); when SUBPEL != off
+SUBPEL_PATTERN = "diamond"  # choice: diamond|square; sub-pel refinement steps: 4 or 8 neighbours; when SUBPEL != off
+SEARCH = "exhaustive"       # choice: exhaustive|predictive; lookahead search per side of a frame, or once per frame
 SEARCH_RANGE = 24           # int: 8..48; integer motion search range in pixels
 MODE_DECISION = "rd"        # choice: rd|sad; Lagrangian rate-distortion decisions or SAD heuristics
 LAMBDA = 1.0                # float: 0.25..4 log; Lagrangian multiplier relative to 0.1 * step^2
@@ -280,33 +283,51 @@ def interpolation_taps(phase):
 FILTERS = {p: interpolation_taps(p) for p in (1, 2, 3)}
 
 
-def _filter_axis(x, phase, axis):
-    """Apply the phase's taps along an axis of an int32 array padded by TAPS/2 each side."""
+def _filter_rows(x, phase):
+    """Apply the phase's taps along the last axis of an int32 array padded by TAPS/2 each
+    side (slices, not copies, for every tap)."""
     a = TAPS // 2
-    n = x.shape[axis] - 2 * a
-    out = None
-    for i, tap in enumerate(FILTERS[phase]):
-        part = np.take(x, np.arange(i + 1, i + 1 + n), axis=axis) * int(tap)
-        out = part if out is None else out + part
+    n = x.shape[-1] - 2 * a
+    taps = FILTERS[phase]
+    out = x[..., 1:1 + n] * int(taps[0])
+    for i in range(1, len(taps)):
+        out += x[..., i + 1:i + 1 + n] * int(taps[i])
     return out
+
+
+def _vertical_half(x):
+    return _filter_rows(np.ascontiguousarray(x.T), 2).T
 
 
 def phase_planes(plane):
     """(16, H + 2M, W + 2M) int16: the edge-padded plane at every quarter-pel phase.
 
-    Plane fy * 4 + fx holds the picture sampled at (y + fy/4, x + fx/4). Horizontal then
-    vertical filtering in integers (x64 each), rounded once: bit-exact on every machine.
+    Plane fy * 4 + fx holds the picture sampled at (y + fy/4, x + fx/4). Half-pel samples
+    come from the INTERP_TAPS filter (horizontal, vertical, and vertical over horizontal,
+    in integers, rounded once per plane); quarter-pel samples are the rounded average of
+    the two nearest integer or half-pel samples along the axis, first horizontally, then
+    vertically. Integer arithmetic throughout: bit-exact on every machine, and three
+    filter passes instead of fifteen.
     """
     a = TAPS // 2
     m = MARGIN + a
-    r = np.pad(plane.astype(np.int32), ((m, m), (m, m)), mode="edge")
-    core = (slice(a, -a), slice(a, -a))
-    horizontal = [r[:, a:-a] * 64] + [_filter_axis(r, p, 1) for p in (1, 2, 3)]
-    out = np.empty((16,) + r[core].shape, np.int16)
-    for fx, hx in enumerate(horizontal):
-        for fy in range(4):
-            v = hx[a:-a] * 64 if fy == 0 else _filter_axis(hx, fy, 0)
-            out[fy * 4 + fx] = clip((v + 2048) >> 12, 0, 255)
+    r = np.pad(plane.astype(np.int32), ((m, m + 1), (m, m + 1)), mode="edge")
+    h = _filter_rows(r, 2)
+    full = {(0, 0): r[a:-a, a:-a],
+            (0, 2): clip((h[a:-a] + 32) >> 6, 0, 255),
+            (2, 0): clip((_vertical_half(r[:, a:-a]) + 32) >> 6, 0, 255),
+            (2, 2): clip((_vertical_half(h) + 2048) >> 12, 0, 255)}
+    full = {k: v.astype(np.int16) for k, v in full.items()}
+    for fy in (0, 2):          # horizontal quarters: average with the next sample along x
+        full[fy, 1] = (full[fy, 0] + full[fy, 2] + 1) >> 1
+        full[fy, 3] = (full[fy, 2][:, :-1] + full[fy, 0][:, 1:] + 1) >> 1
+    for fx in range(4):        # vertical quarters, from the horizontally complete rows
+        full[1, fx] = (full[0, fx] + full[2, fx] + 1) >> 1
+        full[3, fx] = (full[2, fx][:-1] + full[0, fx][1:] + 1) >> 1
+    h, w = plane.shape[0] + 2 * MARGIN, plane.shape[1] + 2 * MARGIN
+    out = np.empty((16, h, w), np.int16)
+    for (fy, fx), p in full.items():
+        out[fy * 4 + fx] = p[:h, :w]
     return out
 
 
@@ -336,10 +357,11 @@ def chroma_blocks(plane, mv, y, x, n):
     h = MARGIN // 2
     windows = sliding_window_view(plane, (n + 1, n + 1))
     p = windows[y + h + (mv[:, 0] >> 3), x + h + (mv[:, 1] >> 3)]
-    fy, fx = (mv[:, 0] & 7)[:, None, None], (mv[:, 1] & 7)[:, None, None]
-    out = ((8 - fy) * (8 - fx) * p[:, :-1, :-1] + (8 - fy) * fx * p[:, :-1, 1:]
-           + fy * (8 - fx) * p[:, 1:, :-1] + fy * fx * p[:, 1:, 1:] + 32) >> 6
-    return out.astype(np.int16)
+    fy = (mv[:, 0] & 7).astype(np.int32)[:, None, None]
+    fx = (mv[:, 1] & 7).astype(np.int32)[:, None, None]
+    top = (8 - fx) * p[:, :-1, :-1] + fx * p[:, :-1, 1:]
+    bottom = (8 - fx) * p[:, 1:, :-1] + fx * p[:, 1:, 1:]
+    return (((8 - fy) * top + fy * bottom + 32) >> 6).astype(np.int16)
 
 
 def average(a, b):
@@ -468,24 +490,30 @@ def intra_edges(plane, y, x, n):
     return top, left, dc
 
 
-def intra_predict(plane, y, x, n, modes):
-    """(N, n, n) intra predictions of the given modes from the decoded `plane`."""
-    top, left, dc = intra_edges(plane, y, x, n)
+def intra_modes(top, left, dc, n):
+    """(N, NMODES, n, n) predictions of every mode from the edges."""
     i = np.arange(n)[:, None]
     j = np.arange(n)[None, :]
     shift = int(math.log2(n)) + 1
-    planar = ((n - 1 - j) * left[:, :, None] + (j + 1) * top[:, None, n - 1:n]
-              + (n - 1 - i) * top[:, None, :] + (i + 1) * left[:, None, n - 1:n] + n) >> shift
-    m = modes[:, None, None]
-    out = np.where(m == VER, top[:, None, :], np.where(m == HOR, left[:, :, None], planar))
-    out = np.where(m == DC, dc[:, :, None], out)
-    return out.astype(np.int16)
+    out = np.empty((len(top), NMODES, n, n), np.int16)
+    out[:, DC] = dc[:, :, None]
+    out[:, VER] = top[:, None, :]
+    out[:, HOR] = left[:, :, None]
+    out[:, PLANAR] = ((n - 1 - j) * left[:, :, None] + (j + 1) * top[:, None, n - 1:n]
+                      + (n - 1 - i) * top[:, None, :] + (i + 1) * left[:, None, n - 1:n]
+                      + n) >> shift
+    return out
+
+
+def intra_predict(plane, y, x, n, modes):
+    """(N, n, n) intra predictions of the given modes from the decoded `plane`."""
+    preds = intra_modes(*intra_edges(plane, y, x, n), n)
+    return preds[np.arange(len(y)), modes]
 
 
 def all_intra(plane, y, x, n):
     """(N, NMODES, n, n): every intra mode's prediction."""
-    preds = [intra_predict(plane, y, x, n, np.full(len(y), mode)) for mode in range(NMODES)]
-    return np.stack(preds, axis=1)
+    return intra_modes(*intra_edges(plane, y, x, n), n)
 
 
 # ---------------------------------------------------------------- motion resolution
@@ -499,13 +527,17 @@ def median3(a, b, c):
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
-def mv_predictor(motion, usable, nb, lst):
-    """Median of the left, upper, upper-left vectors of list lst (the only one if one)."""
+def mv_predictor(motion, usable, nb, lst, ref):
+    """A leaf's predicted vector in list lst from its left, upper and upper-left
+    neighbours: the one neighbour using the same reference if there is exactly one (a
+    vector to another reference has another length), else the only neighbour with a
+    vector in that list, else the median (missing vectors count as zero)."""
     has = usable[nb] & ((motion["dir"][nb] == lst) | (motion["dir"][nb] == BI)) & (nb >= 0)
     mv = np.where(has[..., None], motion["mv"][nb, lst], 0)          # (3, N, 2)
-    one = has.sum(0) == 1
-    single = (mv * has[..., None]).sum(0)
-    return np.where(one[:, None], single, median3(mv[0], mv[1], mv[2]))
+    same = has & (motion["ref"][nb, lst] == ref[None, :])
+    pred = median3(mv[0], mv[1], mv[2])
+    pred = np.where((has.sum(0) == 1)[:, None], (mv * has[..., None]).sum(0), pred)
+    return np.where((same.sum(0) == 1)[:, None], (mv * same[..., None]).sum(0), pred)
 
 
 def merged(full, usable, nb, first, default):
@@ -522,15 +554,13 @@ def merged(full, usable, nb, first, default):
     return out
 
 
-def resolve_motion(part, mode, motion, merge, mvd, bidir, judge=None):
+def resolve_motion(part, mode, motion, merge, mvd, bidir, encoding):
     """Final motion of every leaf, block by block in key order (the only sequential step).
 
     Skip nodes copy the motion of their left (merge 0) or upper (merge 1) neighbour, or
     the other, or none. Inter leaves: vector = median prediction + coded difference. The
-    encoder passes its chosen vectors in `motion`, gets the differences back in `mvd`, and
-    a `judge` that may, now that the neighbours are final, switch a skip node's merge
-    choice or turn it into an inter node keeping its intended motion (mode and merge are
-    updated in place). The decoder passes the differences and gets the vectors.
+    encoder passes its chosen vectors in `motion` and gets the differences back in `mvd`;
+    the decoder passes the differences and gets the vectors.
     """
     leaf_mode = mode[part.leaf_node]
     usable = np.append(leaf_mode != INTRA, False)       # index -1: outside the frame
@@ -540,27 +570,16 @@ def resolve_motion(part, mode, motion, merge, mvd, bidir, judge=None):
         nb = part.neighbours[:, idx]
         skip = leaf_mode[idx] == SKIP
         if skip.any():
-            s, node = idx[skip], part.leaf_node[idx[skip]]
-            options = [merged(full, usable, nb[:, skip], np.full(len(s), m), default)
-                       for m in (0, 1)]
-            if judge is not None:
-                intended = {k: v[s] for k, v in full.items()}
-                merge[node] = judge(s, options, intended)
-                keep = merge[node] >= 0
-                mode[node[~keep]] = leaf_mode[s[~keep]] = INTER
-                skip[np.flatnonzero(skip)[~keep]] = False
-                s, node = s[keep], node[keep]
-                options = [{k: v[keep] for k, v in o.items()} for o in options]
-            first = merge[node]
+            s = idx[skip]
+            got = merged(full, usable, nb[:, skip], merge[part.leaf_node[s]], default)
             for key in full:
-                full[key][s] = np.where((first == 0).reshape((-1,) + (1,) * (full[key].ndim - 1)),
-                                        options[0][key], options[1][key])
+                full[key][s] = got[key]
         inter = ~skip
         if inter.any():
             s = idx[inter]
             for lst in (0, 1):
-                pred = mv_predictor(full, usable, nb[:, inter], lst)
-                if judge is not None:
+                pred = mv_predictor(full, usable, nb[:, inter], lst, full["ref"][s, lst])
+                if encoding:
                     mvd[s, lst] = full["mv"][s, lst] - pred
                 else:
                     full["mv"][s, lst] = pred + mvd[s, lst]
@@ -569,6 +588,44 @@ def resolve_motion(part, mode, motion, merge, mvd, bidir, judge=None):
         out["mv"][out["dir"] == other, lst] = 0
         out["ref"][out["dir"] == other, lst] = 0
     return out
+
+
+def resolve_encoder(part, mode, motion, merge, bidir):
+    """What resolve_motion computes, without its sequential loop (encoder only).
+
+    Availability of a neighbour depends only on modes, so each skip leaf's merge target is
+    known up front; following those pointers to a non-skip leaf (pointer doubling) gives
+    the merged motion of every skip leaf at once. The inter leaves' vectors are known, so
+    their predictors and differences then follow in one batch. A test holds both paths to
+    the same result.
+    """
+    leaf_mode = mode[part.leaf_node]
+    count = len(leaf_mode)
+    usable = np.append(leaf_mode != INTRA, False)
+    nb = part.neighbours
+    a, b = nb[0], nb[1]
+    ua, ub = usable[a] & (a >= 0), usable[b] & (b >= 0)
+    first = merge[part.leaf_node]
+    pick = np.where(first == 0, np.where(ua, a, np.where(ub, b, count)),
+                    np.where(ub, b, np.where(ua, a, count)))
+    pointer = np.append(np.where(leaf_mode == SKIP, pick, np.arange(count)), count)
+    for _ in range(int(math.log2(count + 1)) + 2):
+        pointer = pointer[pointer]
+    default = zero_motion(1, bidir)
+    full = {k: np.concatenate([v, default[k]]) for k, v in motion.items()}
+    full = {k: v[pointer] for k, v in full.items()}
+    mvd = np.zeros((count, 2, 2), np.int64)
+    inter = np.flatnonzero(leaf_mode == INTER)
+    padded = {k: np.concatenate([v[:count], v[:1] * 0]) for k, v in full.items()}
+    for lst in (0, 1):
+        pred = mv_predictor(padded, usable, nb[:, inter], lst, full["ref"][inter, lst])
+        mvd[inter, lst] = full["mv"][inter, lst] - pred
+    out = {k: v[:count] for k, v in full.items()}
+    for lst, other in ((0, L1), (1, L0)):
+        out["mv"][out["dir"] == other, lst] = 0
+        out["ref"][out["dir"] == other, lst] = 0
+        mvd[out["dir"] == other, lst] = 0
+    return out, mvd
 
 
 # ---------------------------------------------------------------- entropy coding
@@ -778,22 +835,28 @@ def code_coefficients(ch, models, q, n, group):
 
 
 def coefficient_bits(costs, q, n, group):
-    """Estimated bits of code_coefficients for each block (vectorised over all positions)."""
-    count, nn = q.shape
-    mag = np.abs(q)
+    """Estimated bits of code_coefficients for each block (vectorised over all positions,
+    only up to the furthest last position)."""
     last = last_positions(q)
-    padded = np.concatenate([mag, np.zeros((count, 1), mag.dtype)], axis=1)
-    left, up = NEIGHBOURS[n]
-    k = np.arange(nn)[None, :]
-    final = (k == last[:, None] - 1).astype(np.int64)
-    coded = k < last[:, None]
-    sym = np.minimum(np.maximum(mag - final, 0), ESCAPE)
-    c = coef_contexts(n, np.arange(nn), final, padded[:, left], padded[:, up], group[:, None])
-    bits = np.where(coded, costs["coef"][c, sym], 0.0).sum(axis=1)
-    bits += unsigned_bits(costs["last"], last, ctx("coef", group))
+    bits = unsigned_bits(costs["last"], last, ctx("coef", group))
+    rows = np.flatnonzero(last)
+    if len(rows) == 0:
+        return bits
+    kmax = int(last[rows].max())
+    mag = np.abs(q[rows, :kmax])
+    capped = np.concatenate([np.minimum(mag, 2), np.zeros((len(rows), 1), mag.dtype)], axis=1)
+    left, up = (np.minimum(a[:kmax], kmax) for a in NEIGHBOURS[n])
+    k = np.arange(kmax)
+    lr = last[rows][:, None]
+    final = (k == lr - 1).astype(np.int64)
+    sym = np.minimum(mag - final, ESCAPE)
+    c = coef_contexts(n, k, final, capped[:, left], capped[:, up], group[rows][:, None])
+    table = costs["coef"]
+    coef = np.where(k < lr, table.ravel()[c * table.shape[1] + sym], 0.0).sum(axis=1)
     escape = np.maximum(mag - ESCAPE - final, 0)
-    bits += np.where(sym == ESCAPE, 2 * np.log2(escape + 1) + 1, 0.0).sum(axis=1)
-    return bits + (mag > 0).sum(axis=1)
+    coef += np.where(sym == ESCAPE, 2 * np.log2(escape + 1) + 1, 0.0).sum(axis=1)
+    bits[rows] += coef + (mag > 0).sum(axis=1)
+    return bits
 
 
 # ---------------------------------------------------------------- frame syntax
@@ -1003,6 +1066,18 @@ class Coefficients:
             table[rows] = self.quantiser(plane, src, pred, qp, intra)
         return table[rows]
 
+    def chroma_levels(self, idx, src, pred, qp, intra):
+        """Levels of the U and V blocks of nodes idx at once: (U levels, V levels)."""
+        n, count = pred[0].shape[-1], len(idx)
+        rows = np.concatenate([self.node_row[idx], self.node_row[idx] + self.count[1, n]])
+        table = self.syn["chroma"][n]
+        if self.quantiser is not None:
+            both = None if src[0] is None else np.concatenate(src)
+            table[rows] = self.quantiser(1, both, np.concatenate(pred), np.concatenate([qp, qp]),
+                                         intra)
+        q = table[rows]
+        return q[:count], q[count:]
+
 
 def add_residual(pred, q, qp):
     return clip(pred + inverse(q, qp), 0, 255).astype(np.int16)
@@ -1011,8 +1086,9 @@ def add_residual(pred, q, qp):
 class Reconstruction:
     """Decoded planes of one frame from its partition, modes, motion and levels."""
 
-    def __init__(self, geo, part, syn, motion, qp_mb, refs, coefs, source=None):
+    def __init__(self, geo, kind, part, syn, motion, qp_mb, refs, coefs, source=None):
         self.geo, self.part, self.syn, self.motion = geo, part, syn, motion
+        self.frame_kind = kind
         self.refs, self.coefs, self.source = refs, coefs, source
         mb_of = (part.leaf_y // MB) * geo.mbw + part.leaf_x // MB
         self.leaf_qp = qp_mb[mb_of]
@@ -1077,11 +1153,15 @@ class Reconstruction:
                                       self.node_qp[idx], False)
                 put_blocks(self.planes[plane], y, x, add_residual(pred, q, self.node_qp[idx]))
 
+    def intra_groups(self, keys, intra):
+        """Intra blocks in groups of one key, in key order: each group after the blocks
+        it predicts from (in inter frames those are mostly inter blocks, done before)."""
+        return self.part.groups(keys, intra)
+
     def intra_luma(self):
-        """Intra leaves in key order: each predicts from neighbours decoded before it."""
         part = self.part
-        for group in part.groups(part.leaf_key, self.leaf_mode == INTRA):
-            for n in SIZES:
+        for group in self.intra_groups(part.leaf_key, self.leaf_mode == INTRA):
+            for n in SIZES[::-1]:
                 idx = group[part.leaf_size[group] == n]
                 if len(idx) == 0:
                     continue
@@ -1092,19 +1172,21 @@ class Reconstruction:
                 put_blocks(self.planes[0], y, x, add_residual(pred, q, self.leaf_qp[idx]))
 
     def intra_chroma(self):
+        """Chroma intra blocks in node key order, U and V together."""
         part = self.part
         csize = np.where(part.node_split, 4, part.node_size // 2)
-        for plane in (1, 2):
-            for group in part.groups(part.node_key, self.mode == INTRA):
-                for n in (4, 8):
-                    idx = group[csize[group] == n]
-                    if len(idx) == 0:
-                        continue
-                    y, x = part.node_y[idx] // 2, part.node_x[idx] // 2
-                    pred = intra_predict(self.planes[plane], y, x, n, self.syn["cmode"][idx])
-                    q = self.coefs.levels(plane, idx, self.src(plane, y, x, n), pred,
-                                          self.node_qp[idx], True)
-                    put_blocks(self.planes[plane], y, x, add_residual(pred, q, self.node_qp[idx]))
+        for group in self.intra_groups(part.node_key, self.mode == INTRA):
+            for n in (8, 4):
+                idx = group[csize[group] == n]
+                if len(idx) == 0:
+                    continue
+                y, x, qp = part.node_y[idx] // 2, part.node_x[idx] // 2, self.node_qp[idx]
+                pred = [intra_predict(self.planes[c], y, x, n, self.syn["cmode"][idx])
+                        for c in (1, 2)]
+                q = self.coefs.chroma_levels(idx, [self.src(c, y, x, n) for c in (1, 2)], pred,
+                                             qp, True)
+                for c in (1, 2):
+                    put_blocks(self.planes[c], y, x, add_residual(pred[c - 1], q[c - 1], qp))
 
 
 # ---------------------------------------------------------------- deblocking
@@ -1156,19 +1238,20 @@ def deblock(planes, part, leaf_mode, coded, motion, ref_time, qp_mb):
     if DEBLOCK <= 0:
         return planes
     qp_units = np.repeat(np.repeat(qp_mb.reshape(part.geo.mbh, part.geo.mbw), 4, 0), 4, 1)
+    edges = {}
+    for axis in (1, 0):
+        unit = part.unit_leaf if axis == 1 else part.unit_leaf.T
+        qp = qp_units if axis == 1 else qp_units.T
+        edges[axis] = (edge_strength(unit, leaf_mode, coded, motion, ref_time),
+                       (qp[:, :-1] + qp[:, 1:] + 1) >> 1)
     out = []
     for c, plane in enumerate(planes):
         x = plane.astype(np.int32)
         for axis in (1, 0):
-            unit = part.unit_leaf if axis == 1 else part.unit_leaf.T
-            bs = edge_strength(unit, leaf_mode, coded, motion, ref_time)
-            qp = qp_units if axis == 1 else qp_units.T
-            qp = (qp[:, :-1] + qp[:, 1:] + 1) >> 1
+            bs, qp = edges[axis]
             work = x if axis == 1 else x.T
             if c:
-                qp = chroma_qp(qp[:, 1::2])
-                bs = bs[:, 1::2]
-                bs, qp = np.repeat(bs, 2, 0), np.repeat(qp, 2, 0)
+                bs, qp = np.repeat(bs[:, 1::2], 2, 0), np.repeat(chroma_qp(qp[:, 1::2]), 2, 0)
             else:
                 bs, qp = np.repeat(bs, 4, 0), np.repeat(qp, 4, 0)
             filter_edges(work, bs, qp, c == 0)
@@ -1179,6 +1262,7 @@ def deblock(planes, part, leaf_mode, coded, motion, ref_time, qp_mb):
 # ---------------------------------------------------------------- motion search (encoder)
 
 RING = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
+REF_SLACK = 1.15     # a further reference is searched where the lookahead puts it this close
 CROSS = np.array([(0, 0), (-1, 0), (0, -1), (0, 1), (1, 0)])
 
 
@@ -1197,9 +1281,13 @@ def halve(planes):
     return ((block_sums(planes, 2) + 2) >> 2).astype(np.int16)
 
 
+MV_BITS = 2 * np.log2(1 + np.arange(4 * MV_LIMIT + 1) / MV_UNIT) + 1
+
+
 def mv_bits(d):
-    """Rough bits of vector differences d (..., 2) in coded units."""
-    return (2 * np.log2(1 + np.abs(d) / MV_UNIT) + 1).sum(axis=-1)
+    """Rough bits of vector differences d (..., 2) in quarter pels, from a table."""
+    a = np.minimum(np.abs(d), 4 * MV_LIMIT)
+    return MV_BITS[a[..., 0]] + MV_BITS[a[..., 1]]
 
 
 def exhaustive_search(cur, ref, r, b, lam):
@@ -1270,12 +1358,14 @@ def subpel_steps(unit):
 
 
 def search_stages():
-    """Integer cross, then half- and quarter-pel rings as SUBPEL allows (quarter pels)."""
+    """Integer cross, then half- and quarter-pel steps as SUBPEL allows (quarter pels):
+    the 8 neighbours (square) or the 4 nearest (diamond) around the best so far."""
+    ring = RING if SUBPEL_PATTERN == "square" else CROSS[1:]
     stages = [CROSS[1:] * 4]
     if SUBPEL in ("half", "quarter"):
-        stages.append(RING * 2)
+        stages.append(ring * 2)
     if SUBPEL == "quarter":
-        stages.append(RING)
+        stages.append(ring)
     return stages
 
 
@@ -1324,29 +1414,34 @@ class Lookahead:
         return self._intra[t]
 
     def coarse(self, t, r):
-        """Vectors in half-size pixels, (mbh, mbw, 2)."""
-        near = [p for p in self.found if p[0] == t]
-        if SEARCH == "predictive" and near:
+        """(vectors in half-size pixels (mbh, mbw, 2), whether found exhaustively).
+
+        Exhaustive at quarter size for the first reference on each side of the frame
+        (SEARCH = exhaustive) or only for the frame's first pair (predictive); otherwise
+        the vectors of the nearest pair already found, scaled by temporal distance.
+        """
+        near = [p for p in self.found if p[0] == t
+                and (SEARCH == "predictive" or (p[1] - t) * (r - t) > 0)]
+        if near:
             t0, r0 = min(near, key=lambda p: abs(p[1] - p[0]))
             scale = (r - t) / (r0 - t0)
-            return np.rint(self.found[t0, r0][0] / 2 * scale).astype(np.int64)
+            return np.rint(self.found[t0, r0][0] / 2 * scale).astype(np.int64), False
         rng = -(-SEARCH_RANGE // 4)
         ref = np.pad(self.quarter[r], rng, mode="edge")
-        lam = 4.0
-        return 2 * exhaustive_search(self.quarter[t], ref, rng, 4, lam)
+        return 2 * exhaustive_search(self.quarter[t], ref, rng, 4, 4.0), True
 
     def pair(self, t, r):
         """(vectors in full pels (mbh, mbw, 2), half-size SAD per macroblock)."""
         if (t, r) in self.found:
             return self.found[t, r]
-        vec = self.coarse(t, r).reshape(-1, 2)
+        vec, exhaustive = self.coarse(t, r)
+        vec = vec.reshape(-1, 2)
         matcher = BlockMatcher(self.half[t], self.stack(r), 8, self.pad)
         which = np.arange(len(vec))
         limit = MV_LIMIT // 8
         vec = clip(vec, -limit, limit) * 4
         sad = matcher.sad(vec, which)
-        rounds = 1 if SEARCH == "exhaustive" else 3
-        for _ in range(rounds):
+        for _ in range(1 if exhaustive else 3):
             vec, sad, _tried = refine_search(matcher, vec, sad, RING * 4, 4.0, vec, which, None,
                                              limit=4 * limit)
         vec = vec // 4
@@ -1457,7 +1552,10 @@ def neighbour_cells(h, w, n, y, x, cell):
     return at(y, x - 1), at(y - 1, x), at(y - 1, x - 1)
 
 
-def rd_quantise(plane_class, src, pred, qp, lam, intra, costs):
+ZERO_TEST = 6      # blocks with more level magnitude than this are never zeroed whole
+
+
+def rd_quantise(plane_class, src, pred, qp, lam, intra, costs, need_rate=True):
     """Levels of residual blocks, (N, n*n), with their distortion and estimated bits; a
     block is zeroed when D + lambda * R says so (under MODE_DECISION = rd)."""
     n = src.shape[-1]
@@ -1468,10 +1566,13 @@ def rd_quantise(plane_class, src, pred, qp, lam, intra, costs):
     step = (step64(qp) / 64.0)[:, None]
     group = np.full(len(q), (plane_class * 3 + SIZE_INDEX[n]) * 2 + int(intra))
     d_q = ((coef - q * step) ** 2).sum(1)
-    r_q = coefficient_bits(costs, q, n, group)
+    r_q = coefficient_bits(costs, q, n, group) if need_rate else np.zeros(len(q))
     d_0 = (coef.astype(np.float64) ** 2).sum(1)
     r_0 = unsigned_bits(costs["last"], np.zeros(len(q), np.int64), ctx("coef", group))
-    zero = d_0 + lam * r_0 <= d_q + lam * r_q
+    small = np.abs(q).sum(1) <= ZERO_TEST   # only blocks this light are ever worth zeroing
+    if not need_rate:
+        r_q[small] = coefficient_bits(costs, q[small], n, group[small])
+    zero = small & (d_0 + lam * r_0 <= d_q + lam * r_q)
     q[zero] = 0
     return q, np.where(zero, d_0, d_q), np.where(zero, r_0, r_q)
 
@@ -1489,15 +1590,14 @@ class Choice:
         self.imode = np.zeros(count, np.int64)
         self.cmode = np.zeros(count, np.int64)
 
-    def offer(self, cost, mode, **fields):
-        better = cost < self.cost
-        self.cost = np.where(better, cost, self.cost)
-        self.mode = np.where(better, mode, self.mode)
+    def offer(self, idx, cost, mode, **fields):
+        """Take the offered alternative for blocks idx where it costs less."""
+        better = cost < self.cost[idx]
+        won = idx[better]
+        self.cost[won] = cost[better]
+        self.mode[won] = mode
         for name, value in fields.items():
-            current = getattr(self, name)
-            mask = better.reshape((-1,) + (1,) * (current.ndim - 1))
-            setattr(self, name, np.where(mask, value, current))
-        return better
+            getattr(self, name)[won] = np.broadcast_to(value, (len(idx),) + value.shape[1:])[better]
 
 
 class Decider:
@@ -1553,107 +1653,167 @@ class InterSearch:
         self.best = {}      # (list, n) -> (ref, mv, sad, cost)
 
     def run(self):
+        """Each list's references, each searched only for the macroblocks where the
+        lookahead found it close to that list's best (the nearest is always searched)."""
         dec = self.dec
         lam_mb = np.sqrt(lagrangian(dec.qp_mb))
         for lst, refs in enumerate(dec.refs):
-            for ri, ref in enumerate(refs):
-                start = dec.look.pair(dec.frame.t, ref.t)[0].reshape(-1, 2) * 4
-                start = (start // MV_UNIT) * MV_UNIT
-                _v, _s, tried = mb_search(dec.src[0], ref, start, lam_mb, start,
-                                          np.arange(len(start)), self.g)
+            if not refs:
+                continue
+            looks = [dec.look.pair(dec.frame.t, ref.t) for ref in refs]
+            best = np.minimum.reduce([cost for _, cost in looks])
+            for ri, (ref, (vec, cost)) in enumerate(zip(refs, looks, strict=True)):
+                which = np.flatnonzero(cost <= REF_SLACK * best + 64) if ri else \
+                    np.arange(len(cost))
+                start = (vec.reshape(-1, 2) * 4 // MV_UNIT) * MV_UNIT
+                _v, _s, tried = mb_search(dec.src[0], ref, start[which], lam_mb[which],
+                                          start[which], which, self.g)
                 for n in dec.sizes:
-                    self.offer(lst, ri, n, tried, start)
+                    self.offer(lst, ri, n, self.expand(tried, which, start), start)
         return self.best
 
+    @staticmethod
+    def expand(tried, which, start):
+        """Candidates of a subset of macroblocks as full-size arrays (others never win)."""
+        out = []
+        for vec, parts in tried:
+            v = start.copy()
+            v[which] = vec
+            p = np.full((len(start), parts.shape[1]), 1 << 28, parts.dtype)
+            p[which] = parts
+            out.append((v, p))
+        return out
+
     def offer(self, lst, ri, n, tried, start):
+        """Each n x n block's best of the candidates tried for its macroblock."""
         dec, geo = self.dec, self.dec.geo
-        y, x, _qp, lam = dec.blocks(n)
-        lam = np.sqrt(lam)
+        lam = np.sqrt(dec.blocks(n)[3])
         k = MB // n
-        pred = np.repeat(np.repeat(start.reshape(geo.mbh, geo.mbw, 2), k, 0), k, 1).reshape(-1, 2)
+        count = len(tried)
+
+        def spread_mb(a):       # (..., mbs, 2) per macroblock -> (..., blocks, 2) raster
+            a = a.reshape(a.shape[:-2] + (geo.mbh, 1, geo.mbw, 1, 2))
+            a = np.broadcast_to(a, a.shape[:-4] + (k, geo.mbw, k, 2))
+            return a.reshape(a.shape[:-5] + (-1, 2))
+
+        vecs = spread_mb(np.stack([v for v, _ in tried]))
+        parts = np.stack([p for _, p in tried])
+        sad = to_size(parts.reshape(-1, parts.shape[-1]), self.g, n).reshape(count, -1, k, k)
+        sad = sad.reshape(count, geo.mbh, geo.mbw, k, k).swapaxes(2, 3).reshape(count, -1)
+        pred = spread_mb(start)
         ref_bits = 0.0 if len(dec.refs[lst]) < 2 else \
             dec.costs["ref"][ctx("flag", lst), min(ri, NUM_REFS - 1)]
-        best_cost, best_vec, best_sad = np.full(len(y), np.inf), None, None
-        for vec, parts in tried:
-            sad = mb_major_to_raster(to_size(parts, self.g, n), geo, n).astype(float)
-            v = np.repeat(np.repeat(vec.reshape(geo.mbh, geo.mbw, 2), k, 0), k, 1).reshape(-1, 2)
-            cost = sad + lam * (mv_bits(v - pred) + ref_bits)
-            better = cost < best_cost
-            best_cost = np.where(better, cost, best_cost)
-            best_vec = v if best_vec is None else np.where(better[:, None], v, best_vec)
-            best_sad = sad if best_sad is None else np.where(better, sad, best_sad)
+        cost = sad + lam * (mv_bits(vecs - pred) + ref_bits)
+        pick = cost.argmin(0)
+        cols = np.arange(cost.shape[1])
+        best_cost, best_vec, best_sad = cost[pick, cols], vecs[pick, cols], sad[pick, cols]
+        ref = np.full(len(cols), ri)
         old = self.best.get((lst, n))
-        ref = np.full(len(y), ri)
         if old is not None:
             keep = old[3] <= best_cost
             ref = np.where(keep, old[0], ref)
             best_vec = np.where(keep[:, None], old[1], best_vec)
-            best_sad = np.where(keep, old[2], best_sad)
+            best_sad = np.where(keep, old[2], best_sad).astype(float)
             best_cost = np.where(keep, old[3], best_cost)
-        self.best[lst, n] = (ref, best_vec, best_sad, best_cost)
+        self.best[lst, n] = (ref, best_vec, best_sad.astype(float), best_cost)
 
 
 def motion_of(choice_like, idx=slice(None)):
     return {"dir": choice_like.dir[idx], "ref": choice_like.ref[idx], "mv": choice_like.mv[idx]}
 
 
+def sub(motion, idx):
+    return {k: v[idx] for k, v in motion.items()}
+
+
+def pick_rows(mask, a, b):
+    """Rows of b where mask holds, else rows of a (any trailing shape)."""
+    return np.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
+
+
 class ModeSearch:
     """Lagrangian choice between skip, inter and intra for every block of every size,
-    then the quadtree (encoder)."""
+    then the quadtree (encoder). Blocks of 8 and 4 are only looked at inside blocks whose
+    own best cost leaves room for a split to pay (early termination)."""
+
+    SPLIT_FLOOR = 8.0    # a block cheaper than this many bits' worth of lambda is not split
 
     def __init__(self, dec, best_motion):
         self.dec, self.best_motion = dec, best_motion
         geo = dec.geo
-        self.choice = {n: Choice((geo.ph // n) * (geo.pw // n)) for n in dec.sizes}
-        self.intra_only = {}    # n -> costs of the intra alternative (4x4 bookkeeping)
-        self.inter_only = {}
-        self.chroma = {}        # (8, mode) -> chroma part of the cost of 8x8 blocks
-        self.inter_motion, self.intra_mode, self.intra_cmode = {}, {}, {}
+        self.count = {n: (geo.ph // n) * (geo.pw // n) for n in dec.sizes}
+        self.choice = {n: Choice(self.count[n]) for n in dec.sizes}
+        self.active = {n: np.arange(self.count[n]) for n in dec.sizes}
+        self.intra_only = {n: np.full(c, np.inf) for n, c in self.count.items()}
+        self.inter_only = {n: np.full(c, np.inf) for n, c in self.count.items()}
+        self.chroma = {(8, m): np.zeros(self.count.get(8, 0)) for m in (INTER, INTRA)}
+        self.inter_motion = {n: zero_motion(c, False) for n, c in self.count.items()}
+        self.intra_mode = {n: np.zeros(c, np.int64) for n, c in self.count.items()}
+        self.intra_cmode = {n: np.zeros(c, np.int64) for n, c in self.count.items()}
+
+    def blocks(self, n):
+        """(indices, y, x, qp, lambda) of the active n x n blocks."""
+        idx = self.active[n]
+        y, x, qp, lam = self.dec.blocks(n)
+        return idx, y[idx], x[idx], qp[idx], lam[idx]
+
+    def narrow(self, n):
+        """Blocks of size n worth a look: inside parents whose best cost is not tiny."""
+        parent = 2 * n
+        lam = self.dec.blocks(parent)[3]
+        open_ = np.flatnonzero(self.choice[parent].cost > self.SPLIT_FLOOR * lam)
+        gy, gx = np.divmod(open_, self.dec.geo.pw // parent)
+        cols = self.dec.geo.pw // n
+        kids = [(2 * gy + i) * cols + 2 * gx + j for i in (0, 1) for j in (0, 1)]
+        self.active[n] = np.sort(np.concatenate(kids))
 
     # ---- inter
 
     def direction(self, n):
-        """Per block: the cheapest of list 0, list 1 and both (B frames) by SAD + rate."""
+        """Per active block: the cheapest of list 0, list 1 and both by SAD + rate."""
         dec = self.dec
-        y, x, _qp, lam = dec.blocks(n)
-        count = len(y)
-        motion = {"dir": np.zeros(count, np.int64), "ref": np.zeros((count, 2), np.int64),
-                  "mv": np.zeros((count, 2, 2), np.int64)}
+        idx, y, x, _qp, _lam = self.blocks(n)
+        count = len(idx)
+        motion = zero_motion(count, False)
+        motion["dir"][:] = L0
         cost = np.full(count, np.inf)
         for lst in (0, 1):
             if (lst, n) not in self.best_motion:
                 continue
             ref, mv, _sad, c = self.best_motion[lst, n]
-            motion["ref"][:, lst], motion["mv"][:, lst] = ref, mv
-            better = c < cost
-            cost = np.where(better, c, cost)
+            motion["ref"][:, lst], motion["mv"][:, lst] = ref[idx], mv[idx]
+            better = c[idx] < cost
+            cost = np.where(better, c[idx], cost)
             motion["dir"][better] = lst
-        if dec.frame.kind == "B" and (1, n) in self.best_motion:
+        if dec.frame.kind == "B" and (1, n) in self.best_motion and count:
             both = dict(motion, dir=np.full(count, BI))
             pred = predict(dec.refs, both, y, x, n, 0)
             sad = dec.sad_cost(take_blocks(dec.src[0], y, x, n), pred)
-            side = sum(self.best_motion[lst, n][3] - self.best_motion[lst, n][2] for lst in (0, 1))
-            c = sad + side
-            motion["dir"] = np.where(c < cost, BI, motion["dir"])
+            side = sum(self.best_motion[lst, n][3][idx] - self.best_motion[lst, n][2][idx]
+                       for lst in (0, 1))
+            motion["dir"] = np.where(sad + side < cost, BI, motion["dir"])
         return motion
 
     def inter(self, n, motion):
         dec = self.dec
-        y, x, qp, lam = dec.blocks(n)
+        idx, y, x, qp, lam = self.blocks(n)
+        if len(idx) == 0:
+            return
         pred = predict(dec.refs, motion, y, x, n, 0)
         src = take_blocks(dec.src[0], y, x, n)
         d, r = dec.residual_cost(0, src, pred, qp, lam, False)
         if MODE_DECISION == "sad":
             d = dec.sad_cost(src, pred)
             lam = np.sqrt(lam)
-        side = self.motion_bits(n, motion) + dec.flag_bits(n, y, x, False, False)
+        side = self.motion_bits(n, motion, y, x) + dec.flag_bits(n, y, x, False, False)
         cost = d + lam * (r + side)
         chroma = self.chroma_inter(n, motion, y, x, qp, lam) if n >= 8 else 0.0
-        self.inter_only[n] = cost + chroma
-        self.inter_motion[n] = motion
+        self.inter_only[n][idx] = cost + chroma
+        for k, v in motion.items():
+            self.inter_motion[n][k][idx] = v
         if n == 8:
-            self.chroma[8, INTER] = chroma
-        self.choice[n].offer(cost + chroma, INTER, **motion)
+            self.chroma[8, INTER][idx] = chroma
+        self.choice[n].offer(idx, cost + chroma, INTER, **motion)
 
     def chroma_inter(self, n, motion, y, x, qp, lam):
         dec = self.dec
@@ -1669,10 +1829,9 @@ class ModeSearch:
             total = total + CHROMA_WEIGHT * d + lam * r
         return total
 
-    def motion_bits(self, n, motion):
+    def motion_bits(self, n, motion, y, x):
         """Estimated bits of direction, reference indices and vector differences."""
         dec = self.dec
-        y, x, _qp, _lam = dec.blocks(n)
         bits = np.zeros(len(y))
         if dec.frame.kind == "B":
             bits += dec.costs["dir"][ctx("flag", np.full(len(y), n >> 3)), motion["dir"]]
@@ -1695,64 +1854,98 @@ class ModeSearch:
     # ---- skip
 
     def skip(self, n, field):
-        """Merge with the left or upper neighbour's estimated motion, no residual."""
+        """Merge with the left or upper neighbour's estimated motion, no residual: both
+        merges judged on luma, chroma added for the better one."""
         dec = self.dec
-        y, x, qp, lam = dec.blocks(n)
+        idx, y, x, _qp, lam = self.blocks(n)
+        count = len(idx)
+        if count == 0:
+            return
         cell = self.dec.sizes[min(1, len(self.dec.sizes) - 1)]
         cells = neighbour_cells(dec.geo.ph, dec.geo.pw, n, y, x, cell)
-        default = zero_motion(len(y), dec.frame.kind == "B")
-        src = [take_blocks(dec.src[c], y // (1 + (c > 0)), x // (1 + (c > 0)), n // (1 + (c > 0)))
-               for c in range(3)]
+        default = zero_motion(count, dec.frame.kind == "B")
+        error = dec.sad_cost if MODE_DECISION == "sad" else dec.sse
+        lam_use = np.sqrt(lam) if MODE_DECISION == "sad" else lam
+        src = take_blocks(dec.src[0], y, x, n)
+        options, costs = [], []
         for merge in (0, 1):
-            other = cells[1 - merge]
-            pick = np.where(cells[merge] >= 0, cells[merge], other)
+            pick = np.where(cells[merge] >= 0, cells[merge], cells[1 - merge])
             ok = pick >= 0
-            motion = {k: np.where(ok.reshape((-1,) + (1,) * (v.ndim - 1)), v[np.maximum(pick, 0)],
-                                  default[k]) for k, v in field.items()}
-            d = 0.0
-            for c in range(3):
-                s = 1 + (c > 0)
-                pred = predict(dec.refs, motion, y // s, x // s, n // s, c)
-                err = dec.sad_cost(src[c], pred) if MODE_DECISION == "sad" else dec.sse(src[c], pred)
-                d = d + (err if c == 0 else CHROMA_WEIGHT * err)
-            lam_use = np.sqrt(lam) if MODE_DECISION == "sad" else lam
+            motion = {k: pick_rows(ok, default[k], v[np.maximum(pick, 0)])
+                      for k, v in field.items()}
             bits = dec.flag_bits(n, y, x, True, False) + dec.costs["merge"][
-                ctx("flag", np.full(len(y), dec.k - 1)), merge]
-            self.choice[n].offer(d + lam_use * bits, SKIP, merge=np.full(len(y), merge), **motion)
+                ctx("flag", np.full(count, dec.k - 1)), merge]
+            options.append(motion)
+            costs.append(error(src, predict(dec.refs, motion, y, x, n, 0)) + lam_use * bits)
+        merge = (costs[1] < costs[0]).astype(np.int64)
+        motion = {k: pick_rows(merge == 1, v, options[1][k]) for k, v in options[0].items()}
+        cost = np.minimum(costs[0], costs[1])
+        for c in (1, 2):
+            pred = predict(dec.refs, motion, y // 2, x // 2, n // 2, c)
+            cost = cost + CHROMA_WEIGHT * error(take_blocks(dec.src[c], y // 2, x // 2, n // 2), pred)
+        self.choice[n].offer(idx, cost, SKIP, merge=merge, **motion)
 
     # ---- intra
 
+    def intra_candidates(self, n, idx, src):
+        """Active blocks where intra might win: where motion does not already beat the
+        block's own detail (all of them in intra frames)."""
+        inter_sad = [self.best_motion[k][2][idx] for k in ((0, n), (1, n))
+                     if k in self.best_motion]
+        rows = np.arange(len(idx))
+        if not inter_sad:
+            return rows, None
+        flat = src.reshape(len(idx), -1).astype(np.int32)
+        detail = np.abs(flat - flat.mean(1, keepdims=True)).sum(1)
+        best = np.minimum.reduce(inter_sad)
+        return rows[best > 0.5 * detail], best
+
     def intra(self, n, rd_modes):
+        """Intra candidates from the source's neighbours (open loop), by SAD of every mode,
+        then a full cost for the best mode of blocks that come near their motion SAD (all
+        four modes by full cost in intra frames)."""
         dec = self.dec
-        y, x, qp, lam = dec.blocks(n)
+        idx, y, x, qp, lam = self.blocks(n)
+        if len(idx) == 0:
+            return
         src = take_blocks(dec.src[0], y, x, n)
-        preds = all_intra(dec.src[0], y, x, n)
-        mode_bits = dec.costs["imode"][ctx("flag", np.full(len(y), n >> 3))]
-        if rd_modes and MODE_DECISION == "rd":
-            costs = []
-            for m in range(NMODES):
-                d, r = dec.residual_cost(0, src, preds[:, m], qp, lam, True)
-                costs.append(d + lam * (r + mode_bits[:, m]))
-            cost = np.stack(costs, 1)
-            imode = cost.argmin(1)
-            cost = cost.min(1)
-        else:
-            sad = np.abs(src[:, None].astype(np.int32) - preds).reshape(len(y), NMODES, -1).sum(2)
-            imode = (sad + np.sqrt(lam)[:, None] * mode_bits).argmin(1)
-            pred = preds[np.arange(len(y)), imode]
-            if MODE_DECISION == "sad":
-                d, r, lam = dec.sad_cost(src, pred), mode_bits[np.arange(len(y)), imode], np.sqrt(lam)
+        mode_bits = dec.costs["imode"][ctx("flag", np.full(len(idx), n >> 3))]
+        look, inter_sad = self.intra_candidates(n, idx, src)
+        cost = np.full(len(idx), np.inf)
+        imode = np.zeros(len(idx), np.int64)
+        if len(look):
+            preds = all_intra(dec.src[0], y[look], x[look], n)
+            if rd_modes and MODE_DECISION == "rd":
+                costs = np.stack([self.intra_rd(src[look], preds[:, m], qp[look], lam[look],
+                                                mode_bits[look, m]) for m in range(NMODES)], 1)
+                imode[look] = costs.argmin(1)
+                cost[look] = costs.min(1)
             else:
-                d, r = dec.residual_cost(0, src, pred, qp, lam, True)
-                r = r + mode_bits[np.arange(len(y)), imode]
-            cost = d + lam * r
+                sad = np.abs(src[look][:, None].astype(np.int32) - preds).reshape(
+                    len(look), NMODES, -1).sum(2)
+                m = (sad + np.sqrt(lam[look])[:, None] * mode_bits[look]).argmin(1)
+                imode[look] = m
+                keep = np.arange(len(look)) if inter_sad is None else \
+                    np.flatnonzero(sad[np.arange(len(look)), m] < 1.25 * inter_sad[look])
+                t = look[keep]
+                cost[t] = self.intra_rd(src[t], preds[keep, m[keep]], qp[t], lam[t],
+                                        mode_bits[t, imode[t]])
         cost = cost + lam * dec.flag_bits(n, y, x, False, True)
-        chroma, cmode = (self.chroma_intra(n, y, x, qp, lam) if n >= 8 else (0.0, 0))
-        self.intra_only[n] = cost + chroma
-        self.intra_mode[n], self.intra_cmode[n] = imode, np.zeros(len(y), int) + cmode
+        chroma, cmode = np.zeros(len(idx)), np.zeros(len(idx), np.int64)
+        todo = np.flatnonzero(np.isfinite(cost))
+        if n >= 8 and len(todo):
+            chroma[todo], cmode[todo] = self.chroma_intra(n, y[todo], x[todo], qp[todo], lam[todo])
+        self.intra_only[n][idx] = cost + chroma
+        self.intra_mode[n][idx], self.intra_cmode[n][idx] = imode, cmode
         if n == 8:
-            self.chroma[8, INTRA] = chroma
-        self.choice[n].offer(cost + chroma, INTRA, imode=imode, cmode=np.zeros(len(y), int) + cmode)
+            self.chroma[8, INTRA][idx] = chroma
+        self.choice[n].offer(idx, cost + chroma, INTRA, imode=imode, cmode=cmode)
+
+    def intra_rd(self, src, pred, qp, lam, mode_bits):
+        if MODE_DECISION == "sad":
+            return self.dec.sad_cost(src, pred) + np.sqrt(lam) * mode_bits
+        d, r = self.dec.residual_cost(0, src, pred, qp, lam, True)
+        return d + lam * (r + mode_bits)
 
     def chroma_intra(self, n, y, x, qp, lam):
         dec = self.dec
@@ -1778,19 +1971,29 @@ class ModeSearch:
     def decide(self):
         """Every candidate of every size, then the quadtree; returns (syntax, partition)."""
         dec = self.dec
-        if dec.frame.kind != "I":
-            cell = 8 if 8 in dec.sizes else 16
-            field = None
-            for n in dec.sizes:
-                motion = self.direction(n)
-                field = motion if n == cell else field
-                self.inter(n, motion)
-            for n in dec.sizes:
-                if n >= 8:
-                    self.skip(n, field)
+        inter = dec.frame.kind != "I"
+        field = None
         for n in dec.sizes:
-            self.intra(n, rd_modes=dec.frame.kind == "I")
+            if n < 16:
+                self.narrow(n)
+            if inter:
+                motion = self.direction(n)
+                self.inter(n, motion)
+                if n >= 8:
+                    field = self.field() if field is None else field
+                    self.skip(n, field)
+            self.intra(n, rd_modes=not inter)
         return self.syntax(*self.quadtree())
+
+    def field(self):
+        """Estimated motion of every block on the 8x8 grid (16x16 without partitions):
+        each block's best motion search result, what skip merges from."""
+        cell = 8 if 8 in self.dec.sizes else 16
+        keep = self.active
+        self.active = {**keep, cell: np.arange(self.count[cell])}
+        motion = self.direction(cell)
+        self.active = keep
+        return motion
 
     def split_bits(self, deep, prev, bit):
         base = 8 if deep else 0
@@ -1873,6 +2076,138 @@ class ModeSearch:
         return syn, part, motion
 
 
+# ---------------------------------------------------------------- learned post-filter
+
+FILTER_PATCH = 64           # training crops, pixels
+FILTER_BATCH = 16           # crops per step
+FILTER_GAIN = 0.995         # keep a filter only if it cuts the MSE below this fraction
+FILTER_HEAD = struct.Struct("<BBbb")   # channels, on, first and second layer scale exponents
+
+
+def filter_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def crops(decoded, source, rng):
+    """Random training crops (N, 1, P, P) of decoded and source planes."""
+    t, h, w = decoded.shape
+    p = min(FILTER_PATCH, h, w)
+    count = FILTER_BATCH * 8
+    ts = rng.integers(0, t, count)
+    ys, xs = rng.integers(0, h - p + 1, count), rng.integers(0, w - p + 1, count)
+    take = [(decoded[a, b:b + p, c:c + p], source[a, b:b + p, c:c + p])
+            for a, b, c in zip(ts, ys, xs, strict=True)]
+    return (np.stack([d for d, _ in take])[:, None].astype(np.float32),
+            np.stack([s for _, s in take])[:, None].astype(np.float32))
+
+
+def fit_net(decoded, source, seed):
+    """Float weights of conv3x3(1->C), ReLU, conv3x3(C->1), residual, fitted with Adam
+    to map decoded pixels (minus 128) onto the source; the last layer starts at zero."""
+    device = filter_device()
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dec_np, src_np = crops(decoded, source, rng)
+    dec_t = torch.from_numpy(dec_np).to(device) - 128
+    target = torch.from_numpy(src_np).to(device) - 128
+    c = FILTER_CHANNELS
+    w1 = (torch.randn(c, 1, 3, 3, generator=gen) * 0.02).to(device).requires_grad_()
+    b1 = torch.zeros(c, device=device, requires_grad=True)
+    w2 = torch.zeros(1, c, 3, 3, device=device, requires_grad=True)
+    b2 = torch.zeros(1, device=device, requires_grad=True)
+    opt = torch.optim.Adam([w1, b1, w2, b2], lr=2e-3)
+    for step in range(FILTER_STEPS):
+        pick = torch.randint(0, len(dec_t), (FILTER_BATCH,), generator=gen).to(device)
+        x, y = dec_t[pick], target[pick]
+        h = torch.relu(torch.nn.functional.conv2d(x, w1, b1, padding=1))
+        out = x + torch.nn.functional.conv2d(h, w2, b2, padding=1)
+        loss = torch.mean((out - y) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        del step
+    return [t.detach().cpu().numpy().astype(np.float64) for t in (w1, b1, w2, b2)]
+
+
+def quantise_net(w1, b1, w2, b2):
+    """8-bit weights with power-of-two scales; biases at the accumulators' scales."""
+    s1 = int(clip(math.floor(math.log2(127 / max(np.abs(w1).max(), 1e-9))), 0, 15))
+    s2 = int(clip(math.floor(math.log2(127 / max(np.abs(w2).max(), 1e-9))), -8, 15))
+    return (s1, s2, np.rint(w1 * 2 ** s1).astype(np.int8), np.rint(b1 * 2 ** s1).astype(np.int32),
+            np.rint(w2 * 2 ** s2).astype(np.int8), np.rint(b2 * 2.0 ** (s1 + s2)).astype(np.int32))
+
+
+def run_net(planes, net):
+    """Apply a quantised net to (T, H, W) uint8 planes, exactly: every value is an integer
+    below 2**53 held in float64, so any device and any summation order agree."""
+    s1, s2, w1, b1, w2, b2 = net
+    device = filter_device()
+    f = torch.nn.functional
+    k1 = torch.from_numpy(w1.astype(np.float64).reshape(len(w1), 9)).to(device)
+    k2 = torch.from_numpy(w2.astype(np.float64).reshape(1, -1)).to(device)
+    bias1 = torch.from_numpy(b1.astype(np.float64)).to(device)[:, None]
+    bias2 = float(b2[0])
+    shift = 2.0 ** (s1 + s2)
+    out = np.empty_like(planes)
+    for t in range(len(planes)):
+        x = torch.from_numpy(planes[t].astype(np.float64)).to(device)
+        h, w = x.shape
+        cols = f.unfold(f.pad((x - 128)[None, None], (1, 1, 1, 1), mode="replicate"), 3)[0]
+        hidden = torch.relu(k1 @ cols + bias1).reshape(1, -1, h, w)
+        cols = f.unfold(f.pad(hidden, (1, 1, 1, 1), mode="replicate"), 3)[0]
+        y = torch.floor((k2 @ cols + bias2 + shift / 2) / shift).reshape(h, w)
+        out[t] = torch.clamp(x + y, 0, 255).to(torch.uint8).cpu().numpy()
+    return out
+
+
+def pack_net(net):
+    if net is None:
+        return FILTER_HEAD.pack(FILTER_CHANNELS, 0, 0, 0)
+    s1, s2, w1, b1, w2, b2 = net
+    return (FILTER_HEAD.pack(len(w1), 1, s1, s2) + w1.tobytes() + b1.astype("<i4").tobytes()
+            + w2.tobytes() + b2.astype("<i4").tobytes())
+
+
+def unpack_net(data, at):
+    c, on, s1, s2 = FILTER_HEAD.unpack_from(data, at)
+    at += FILTER_HEAD.size
+    if not on:
+        return None, at
+    parts = []
+    for dtype, count in ((np.int8, 9 * c), ("<i4", c), (np.int8, 9 * c), ("<i4", 1)):
+        a = np.frombuffer(data, dtype, count, at)
+        at += a.nbytes
+        parts.append(a.astype(np.int32) if a.dtype != np.int8 else a)
+    w1, b1, w2, b2 = parts
+    return (s1, s2, w1.reshape(c, 1, 3, 3), b1, w2.reshape(1, c, 3, 3), b2), at
+
+
+def learned_filter_fit(decoded, source, level):
+    """Bytes of the post-filter: a net for luma, one shared by both chroma planes; each is
+    sent only if, quantised, it lowers the MSE on the clip."""
+    torch.manual_seed(level)
+    out = b""
+    for group, (dec, src) in enumerate(((decoded[0], source[0]),
+                                        (np.concatenate(decoded[1:]), np.concatenate(source[1:])))):
+        net = quantise_net(*fit_net(dec, src, seed=17 + group))
+        sample = np.linspace(0, len(dec) - 1, min(len(dec), 6)).astype(int)
+        before = np.mean((dec[sample].astype(np.float64) - src[sample]) ** 2)
+        after = np.mean((run_net(dec[sample], net).astype(np.float64) - src[sample]) ** 2)
+        out += pack_net(net if after < FILTER_GAIN * before else None)
+    return out
+
+
+def learned_filter_apply(data, planes):
+    luma, at = unpack_net(data, 0)
+    chroma, _ = unpack_net(data, at)
+    y, u, v = planes
+    if luma is not None:
+        y = run_net(np.ascontiguousarray(y), luma)
+    if chroma is not None:
+        u, v = (run_net(np.ascontiguousarray(p), chroma) for p in (u, v))
+    return y, u, v
+
+
 # ---------------------------------------------------------------- encoder and decoder
 
 def ref_times(frame):
@@ -1888,13 +2223,13 @@ def make_quantiser(costs):
     def quantiser(plane, src, pred, qp, intra):
         luma_qp = qp if plane == 0 else clip(qp - CHROMA_QP_OFFSET, 0, QP_MAX)
         lam = lagrangian(luma_qp) / (1.0 if plane == 0 else CHROMA_WEIGHT)
-        return rd_quantise(int(plane > 0), src, pred, qp, lam, intra, costs)[0]
+        return rd_quantise(int(plane > 0), src, pred, qp, lam, intra, costs, need_rate=False)[0]
     return quantiser
 
 
 def finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs, source=None):
     """Reconstruction and loop filter: identical on both sides."""
-    rec = Reconstruction(geo, part, syn, motion, qp_mb, refs, coefs, source)
+    rec = Reconstruction(geo, frame.kind, part, syn, motion, qp_mb, refs, coefs, source)
     planes = rec.run()
     return deblock(planes, part, rec.leaf_mode, rec.coded, motion, ref_times(frame), qp_mb)
 
@@ -1929,12 +2264,18 @@ def frame_qps(frame, level, offsets):
 
 
 class SkipJudge:
-    """At motion resolution, picks each skip node's merge choice from the neighbours' final
-    motion, or makes it an inter node with its intended motion when both merges predict
-    worse (Lagrangian cost with zero residual)."""
+    """Settles skip nodes once their neighbours' motion is known (encoder).
 
-    def __init__(self, dec, part):
-        self.dec, self.part = dec, part
+    Decisions assumed each neighbour's estimated motion; after resolving, a skip node whose
+    merged motion differs from what was judged gets, in one batch, the better merge
+    choice or becomes an inter node with its intended motion (Lagrangian cost on luma,
+    zero residual). Changes move the neighbours of others, so this repeats a few rounds.
+    """
+
+    ROUNDS = 3
+
+    def __init__(self, dec, part, syn):
+        self.dec, self.part, self.syn = dec, part, syn
 
     def error(self, leaves, motion):
         part, dec = self.part, self.dec
@@ -1945,22 +2286,41 @@ class SkipJudge:
                 continue
             y, x = part.leaf_y[leaves[sel]], part.leaf_x[leaves[sel]]
             m = {k: v[sel] for k, v in motion.items()}
-            for c in range(3):
-                s = 1 + (c > 0)
-                pred = predict(dec.refs, m, y // s, x // s, n // s, c)
-                err = dec.sse(take_blocks(dec.src[c], y // s, x // s, n // s), pred)
-                total[sel] += err if c == 0 else CHROMA_WEIGHT * err
+            pred = predict(dec.refs, m, y, x, n, 0)
+            total[sel] += dec.sse(take_blocks(dec.src[0], y, x, n), pred)
         return total
 
-    def __call__(self, leaves, options, intended):
-        part, dec = self.part, self.dec
+    def settle(self, intended):
+        """Final motion and vector differences after the rounds."""
+        part, syn, dec = self.part, self.syn, self.dec
+        bidir = dec.frame.kind == "B"
+        for _ in range(self.ROUNDS):
+            final, mvd = resolve_encoder(part, syn["mode"], intended, syn["merge"], bidir)
+            leaves = np.flatnonzero(syn["mode"][part.leaf_node] == SKIP)
+            differs = ((final["mv"][leaves] != intended["mv"][leaves]).any(axis=(1, 2))
+                       | (final["dir"][leaves] != intended["dir"][leaves]))
+            leaves = leaves[differs]
+            if len(leaves) == 0:
+                return final, mvd
+            self.judge(leaves, final, intended)
+        return resolve_encoder(part, syn["mode"], intended, syn["merge"], bidir)
+
+    def judge(self, leaves, final, intended):
+        part, dec, syn = self.part, self.dec, self.syn
+        usable = np.append(syn["mode"][part.leaf_node] != INTRA, False)
+        padded = {k: np.concatenate([v, v[:1] * 0]) for k, v in final.items()}
+        default = zero_motion(1, dec.frame.kind == "B")
+        nb = part.neighbours[:, leaves]
+        options = [merged(padded, usable, nb, np.full(len(leaves), m), default) for m in (0, 1)]
         y, x = part.leaf_y[leaves], part.leaf_x[leaves]
         lam = lagrangian(dec.qp_mb[(y // MB) * dec.geo.mbw + x // MB])
         costs = [self.error(leaves, o) + lam * 2.0 for o in options]
-        inter = self.error(leaves, intended) + lam * (4.0 + 2 * mv_bits(intended["mv"][:, 0]))
-        costs.append(inter)
+        mine = {k: v[leaves] for k, v in intended.items()}
+        costs.append(self.error(leaves, mine) + lam * (4.0 + 2 * mv_bits(mine["mv"][:, 0])))
         choice = np.argmin(np.stack(costs), axis=0)
-        return np.where(choice == 2, -1, choice)
+        node = part.leaf_node[leaves]
+        syn["merge"][node] = np.where(choice == 2, 0, choice)
+        syn["mode"][node[choice == 2]] = INTER
 
 
 def encode_frame(geo, frame, level, src, store, look, offsets, models, hist, ch):
@@ -1971,9 +2331,8 @@ def encode_frame(geo, frame, level, src, store, look, offsets, models, hist, ch)
     best = InterSearch(dec).run() if frame.kind != "I" else {}
     syn, part, motion = ModeSearch(dec, best).decide()
     syn["dqp"] = offsets
-    mvd = np.zeros((len(part.leaf_size), 2, 2), np.int64)
-    judge = SkipJudge(dec, part)
-    motion = resolve_motion(part, syn["mode"], motion, syn["merge"], mvd, frame.kind == "B", judge)
+    motion, mvd = SkipJudge(dec, part, syn).settle(motion) if frame.kind != "I" else \
+        (motion, np.zeros((len(part.leaf_size), 2, 2), np.int64))
     syn["mvd"], syn["ref"], syn["dir"] = mvd, motion["ref"], motion["dir"]
     coefs = Coefficients(part, syn["mode"], syn, make_quantiser(costs))
     planes = finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs, src)
@@ -2014,20 +2373,10 @@ def decode(bitstream):
         count = len(part.leaf_size)
         motion = {"dir": syn["dir"], "ref": syn["ref"], "mv": np.zeros((count, 2, 2), np.int64)}
         motion = resolve_motion(part, syn["mode"], motion, syn["merge"], syn["mvd"],
-                                frame.kind == "B")
+                                frame.kind == "B", False)
         coefs = Coefficients(part, syn["mode"], syn)
         store.keep(i, frame, finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs))
     y, u, v = store.clip()
     if extra:
         y, u, v = learned_filter_apply(bitstream[HEADER.size:start], (y, u, v))
     return y, u, v, fps
-
-
-# ---------------------------------------------------------------- learned post-filter
-
-def learned_filter_fit(decoded, source, level):
-    return b""
-
-
-def learned_filter_apply(data, planes):
-    return planes
