@@ -80,7 +80,7 @@ $(TOOLS)/helm: $(STAMP)
 
 ## dashboards: render PNGs of the Grafana boards from a real local run scraped by Prometheus
 dashboards: setup
-	$(BIN)/python -m aivc.observe.snapshots --out docs/img
+	$(BIN)/python -m aivc.boards.snapshots --out docs/img
 
 clean:
 	rm -rf $(VENV) .tools runs bench/results.json bench/results.md

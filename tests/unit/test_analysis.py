@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
+from aivc.api.spec import CampaignSpec
 from aivc.evaluate.anchors import AnchorCurve, AnchorPoint
 from aivc.evaluate.results import ClipInfo, ErrorRecord, EvaluationResult, LevelResult
 from aivc.research.analysis import analyze
-from aivc.research.spec import CampaignSpec
 
 SPEC = CampaignSpec.from_manifest({"kind": "Campaign", "metadata": {"name": "c"}, "spec": {
     "dataset": {"clips": ["a:10", "b:10"], "heldOut": ["h:10"]},
@@ -42,21 +42,21 @@ def result(scale: dict[str, float], errors: list[ErrorRecord] | None = None,
 def test_metrics_are_means_over_the_campaign_clips_with_per_clip_detail():
     found = analyze(result({"a:10": 1.5, "b:10": 1.1, "h:10": 1.0}), ANCHORS, None, SPEC)
     m = found.metrics
-    assert math.isclose(m["bdRate"], 30.0, abs_tol=1e-3)  # mean of +50 % and +10 %
-    assert m["bdRate"] == m["bdRateX264"]
-    assert math.isclose(m["bdRateX265"], ((1.5 / 0.8 - 1) * 100 + (1.1 / 0.8 - 1) * 100) / 2, abs_tol=1e-3)
-    assert math.isclose(m["perClip"]["a:10"]["bdRate" + "X264"], 50.0, abs_tol=1e-3)
-    assert m["perClip"]["h:10"]["heldOut"] is True
-    assert math.isclose(m["psnrY"], 34.5) and m["ssimY"] == 0.9
-    assert math.isclose(m["encodeFps"], 20.0) and math.isclose(m["decodeFps"], 40.0)
-    assert "bdRateVsBest" not in m
+    assert m.bd_rate is not None and math.isclose(m.bd_rate, 30.0, abs_tol=1e-3)  # mean of +50 % and +10 %
+    assert m.bd_rate == m.bd_rates["x264"]
+    assert math.isclose(m.bd_rates["x265"], ((1.5 / 0.8 - 1) * 100 + (1.1 / 0.8 - 1) * 100) / 2, abs_tol=1e-3)
+    assert math.isclose(m.per_clip["a:10"].bd_rate["x264"], 50.0, abs_tol=1e-3)
+    assert m.per_clip["h:10"].held_out is True
+    assert math.isclose(m.psnr_y, 34.5) and m.ssim_y == 0.9
+    assert math.isclose(m.encode_fps, 20.0) and math.isclose(m.decode_fps, 40.0)
+    assert m.bd_rate_vs_best is None
 
 
 def test_the_first_correct_version_is_adopted_and_later_ones_must_beat_it():
     base = result({"a:10": 2.0, "b:10": 2.0, "h:10": 2.0})
     assert analyze(base, ANCHORS, None, SPEC).adopt
     better = analyze(result({"a:10": 1.6, "b:10": 1.6, "h:10": 2.0}), ANCHORS, base, SPEC)
-    assert better.adopt and math.isclose(better.metrics["bdRateVsBest"], -20.0, abs_tol=1e-3)
+    assert better.adopt and math.isclose(better.metrics.bd_rate_vs_best, -20.0, abs_tol=1e-3)
     worse = analyze(result({"a:10": 2.2, "b:10": 2.0, "h:10": 2.0}), ANCHORS, base, SPEC)
     assert not worse.adopt and "does not beat" in worse.reason
 
@@ -72,8 +72,8 @@ def test_a_candidate_that_overfits_and_loses_on_the_held_out_clip_is_rejected():
 def test_a_clip_that_cannot_be_scored_leaves_no_headline_number():
     found = analyze(result({"a:10": 1.0, "b:10": 100.0, "h:10": 1.0}, shift=20.0), ANCHORS,
                     result({"a:10": 2.0, "b:10": 2.0, "h:10": 2.0}), SPEC)
-    assert "bdRate" not in found.metrics
-    assert "do not overlap" in found.metrics["perClip"]["b:10"]["notScored"]["x264"]
+    assert found.metrics.bd_rate is None
+    assert "do not overlap" in found.metrics.per_clip["b:10"].not_scored["x264"]
     assert not found.adopt
 
 
@@ -85,12 +85,12 @@ def test_an_implausibly_good_result_asks_a_person():
 def test_a_failed_clip_is_not_scored():
     err = ErrorRecord("crash", "boom", stage="decode", clip="b:10", level=1)
     found = analyze(result({"a:10": 1.0, "b:10": 1.0, "h:10": 1.0}, [err]), ANCHORS, None, SPEC)
-    assert "bdRate" not in found.metrics
-    assert "candidate failed: crash" in found.metrics["perClip"]["b:10"]["notScored"]["x264"]
+    assert found.metrics.bd_rate is None
+    assert "candidate failed: crash" in found.metrics.per_clip["b:10"].not_scored["x264"]
 
 
 def test_held_out_results_may_come_separately():
     main = result({"a:10": 1.5, "b:10": 1.5})
     held = result({"h:10": 1.2})
     found = analyze(main, ANCHORS, None, SPEC, held_out_result=held)
-    assert math.isclose(found.metrics["perClip"]["h:10"]["bdRateX264"], 20.0, abs_tol=1e-3)
+    assert math.isclose(found.metrics.per_clip["h:10"].bd_rate["x264"], 20.0, abs_tol=1e-3)

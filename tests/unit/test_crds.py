@@ -10,10 +10,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from aivc.api.crds import crd, schema
+from aivc.api.documents import ExperimentStatus, experiment_status_json
+from aivc.api.spec import ManifestError, validate
 from aivc.kube.memo import MAX_CAMPAIGN_NAME, OperatorMemo
 from aivc.kube.settings import OperatorConfig
-from aivc.research.spec import ManifestError, crd, schema, validate
-from aivc.research.status import state_from_status, state_to_status
 from aivc.store.base import merge_patch, new_document
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def test_experiments_as_campaigns_create_them_validate() -> None:
 
 
 def test_the_status_the_operator_writes_fits_the_experiment_schema() -> None:
-    status = {**state_to_status(state_from_status(None)), "phase": "Succeeded", "verdict": "Adopted",
+    status = {**experiment_status_json(ExperimentStatus()), "phase": "Succeeded", "verdict": "Adopted",
               "version": 2, "versionName": "v2", "generation": 1, "resultsSource": "log",
               "results": {"mode": "evaluate", "levels": []}, "jobs": {"execution": "x-run1"},
               "decision": {"decision": "adopt", "note": None, "by": "kubectl-annotate",

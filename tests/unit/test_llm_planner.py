@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from aivc.api.documents import Metrics
+from aivc.api.spec import CampaignSpec
 from aivc.llm.accounting import TokenUsage, cost_usd
 from aivc.llm.client import LLMError, LLMResponse
 from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Failure
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec, PlannerError
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError
 from aivc.settings import LLMSettings
 
 MODEL = "claude-sonnet-4-6"
@@ -154,7 +155,7 @@ def test_an_api_failure_becomes_a_planner_error_of_category_llm():
 
 def measured(seq: int, verdict: str = "Rejected", bd: float = 11.0) -> Outcome:
     return Outcome(sequence=seq, hypothesis=f"idea {seq}", verdict=verdict, parent_version=3,
-                   bd_rate=bd, bd_rate_vs_best=bd - 12.5, metrics={"kbps": 380.0})
+                   bd_rate=bd, bd_rate_vs_best=bd - 12.5, metrics=Metrics(kbps=380.0))
 
 
 def test_a_measured_outcome_becomes_a_lesson_that_later_prompts_show():

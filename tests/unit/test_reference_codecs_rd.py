@@ -15,7 +15,7 @@ from aivc.codec.contract import as_video
 from aivc.codec.reference import TEMPLATE, V0, reference_source
 from aivc.evaluate.bdrate import bd_rate
 from aivc.evaluate.clips import load_clip
-from aivc.evaluate.metrics import kbps, measure
+from aivc.evaluate.quality import kbps, measure
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from aivc.codec import space
 from aivc.codec.contract import as_video, check_codec_namespace, check_video
 from aivc.codec.reference import TEMPLATE, V0, reference_source
 from aivc.evaluate.clips import synthetic_clip
-from aivc.evaluate.metrics import psnr
+from aivc.evaluate.quality import psnr
 
 # A value other than the default for each parameter, chosen so the change shows on a small
 # moving clip at level 1 (GOP 2 forces a second intra frame, SEARCH_RANGE changes the

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aivc.research.spec import CampaignSpec, ManifestError, load_campaign
+from aivc.api.spec import CampaignSpec, ManifestError, load_campaign
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "local-campaign.yaml"
 

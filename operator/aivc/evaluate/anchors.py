@@ -45,7 +45,7 @@ from aivc.evaluate.clips import (
     write_yuv,
 )
 from aivc.evaluate.diskcache import atomic_write_text, digest, slug, source_identity
-from aivc.evaluate.metrics import kbps, measure
+from aivc.evaluate.quality import kbps, measure
 from aivc.settings import PathSettings
 
 ANCHOR_THREADS = 2

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from aivc.api.documents import RunSummary
 from aivc.evaluate.results import EvaluationResult, LevelResult
 from aivc.kube.jobs import CONTAINER, Stage
 from aivc.research.phases import (
@@ -28,7 +29,8 @@ from aivc.research.phases import (
 
 @dataclass(frozen=True)
 class Finished:
-    """A sandbox stage's result: the event for the machine and status fields to persist."""
+    """A sandbox stage's result: the event for the machine and the status fields (by their
+    `ExperimentStatus` names) to persist."""
 
     event: Event
     status: dict[str, Any] = field(default_factory=dict)
@@ -123,7 +125,7 @@ def without_summary(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | Non
         code = term.get("exitCode")
         event = _failed(stage, "crash", f"the sandbox ended without a result ({why}"
                         + (f", exit code {code})" if code is not None else ")"))
-    return Finished(event, {stage.value: {"ok": False}}, source="none")
+    return Finished(event, {stage.value: RunSummary(False)}, source="none")
 
 
 def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
@@ -136,7 +138,8 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
     if expected_sha and sha and not expected_sha.startswith(sha):
         return Finished(_failed(stage, "crash", f"the sandbox measured candidate {sha}, "
                                 f"not the designed {expected_sha[:16]}"), source="none")
-    report = {"ok": bool(summary["ok"]), "wallSeconds": summary.get("wall")}
+    wall = summary.get("wall")
+    report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None)
     error = summary.get("error")
     if stage is Stage.VALIDATION:
         if not summary["ok"]:
@@ -151,7 +154,7 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
             return Finished(ExecutionFailed("crash", "results lost: no pod log and a truncated "
                                             "summary"), {"execution": report}, "none")
         full, source = results_from_summary(summary), "terminationMessage"
-    status = {"execution": report, "results": full.to_dict(), "resultsSource": source}
+    status = {"execution": report, "results": full.to_dict(), "results_source": source}
     if not summary["ok"]:
         first = full.first_error()  # the full record also names the clip and level
         err = error or {}

@@ -21,7 +21,7 @@ class Standing:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Judgement:
     adopt: bool
     reason: str
 
@@ -30,24 +30,24 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def decide(candidate: Standing, best: Standing | None, tolerance: float) -> Verdict:
+def decide(candidate: Standing, best: Standing | None, tolerance: float) -> Judgement:
     """Adopt or reject `candidate` against the current `best` (None: nothing adopted yet)."""
     if best is None:
-        return Verdict(True, "first version that runs correctly: it becomes the starting point")
+        return Judgement(True, "first version that runs correctly: it becomes the starting point")
     if not _finite(candidate.bd_rate):
-        return Verdict(False, "no BD-rate: its RD curve does not overlap the anchor's")
+        return Judgement(False, "no BD-rate: its RD curve does not overlap the anchor's")
     assert candidate.bd_rate is not None
     if _finite(best.bd_rate):
         assert best.bd_rate is not None
         if candidate.bd_rate >= best.bd_rate:
-            return Verdict(False, f"BD-rate {candidate.bd_rate:+.2f}% does not beat the best "
+            return Judgement(False, f"BD-rate {candidate.bd_rate:+.2f}% does not beat the best "
                                   f"({best.bd_rate:+.2f}%)")
     regress = _held_out_regression(candidate, best, tolerance)
     if regress:
-        return Verdict(False, regress)
+        return Judgement(False, regress)
     gain = "" if best.bd_rate is None or not _finite(best.bd_rate) \
         else f" ({candidate.bd_rate - best.bd_rate:+.2f} points)"
-    return Verdict(True, f"BD-rate {candidate.bd_rate:+.2f}% beats the best{gain}")
+    return Judgement(True, f"BD-rate {candidate.bd_rate:+.2f}% beats the best{gain}")
 
 
 def _held_out_regression(candidate: Standing, best: Standing, tolerance: float) -> str | None:

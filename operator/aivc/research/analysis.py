@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
+from aivc.api.documents import BEST, ClipMetrics, Metrics
+from aivc.api.spec import CampaignSpec
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.results import EvaluationResult, LevelResult
 from aivc.evaluate.scoring import BASELINE, Score, score
 from aivc.research.adoption import Standing, decide
-from aivc.research.spec import CampaignSpec
 
 IMPLAUSIBLE_BD_RATE = -60.0
 """A hand-written Python codec beating x264/x265/AV1 medium by this much is more likely a
@@ -29,15 +29,15 @@ measuring or accounting bug than a breakthrough: a person looks first."""
 class Analysis:
     adopt: bool
     reason: str
-    metrics: dict[str, Any]
-    """Experiment `status.metrics`: bdRate, bdRate<Anchor>, bdRateVsBest, kbps, psnrY, ssimY,
-    encodeFps, decodeFps (means over the campaign clips) and perClip."""
+    metrics: Metrics
+    """Experiment `status.metrics`: the score, BD-rate against each anchor and the best,
+    bitrate, quality and speed (means over the campaign clips), and each clip's numbers."""
     suspicious: str | None = None
 
 
-def metric_key(encoder: str) -> str:
-    """`x265` → `bdRateX265`, `av1` → `bdRateAv1` (the CRD's spelling)."""
-    return "bdRate" + encoder[:1].upper() + encoder[1:]
+def _ref(reference: str) -> str:
+    """The scoring module's name for the best version is the documents' `BEST`."""
+    return BEST if reference == BASELINE else reference
 
 
 def clip_names(texts: tuple[str, ...]) -> list[str]:
@@ -53,36 +53,37 @@ def subset(result: EvaluationResult, clips: list[str]) -> EvaluationResult:
                    errors=[e for e in result.errors if e.clip in keep or not e.clip])
 
 
-def _means(levels: list[LevelResult]) -> dict[str, float | None]:
+def _means(levels: list[LevelResult]) -> tuple[float | None, float | None, float | None]:
     n = len(levels)
     if not n:
-        return {"kbps": None, "psnrY": None, "ssimY": None}
-    return {"kbps": sum(r.kbps for r in levels) / n, "psnrY": sum(r.psnr_y for r in levels) / n,
-            "ssimY": sum(r.ssim_y for r in levels) / n}
+        return None, None, None
+    return (_r(sum(r.kbps for r in levels) / n), _r(sum(r.psnr_y for r in levels) / n),
+            _r(sum(r.ssim_y for r in levels) / n))
 
 
-def _per_clip(result: EvaluationResult, found: Score, held_out: bool) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _r(value: float | None) -> float | None:
+    """4 decimals, finite or nothing: status documents stay readable and stable."""
+    return round(value, 4) if value is not None and math.isfinite(value) else None
+
+
+def _per_clip(result: EvaluationResult, found: Score, held_out: bool) -> dict[str, ClipMetrics]:
+    out: dict[str, ClipMetrics] = {}
     for clip in found.clips:
-        row: dict[str, Any] = {("bdRateVsBest" if ref == BASELINE else metric_key(ref)): value
-                               for ref, value in clip.bd_rate.items()}
-        row.update(_means(result.for_clip(clip.clip)))
-        if clip.failures:
-            row["notScored"] = {ref: why[:200] for ref, why in clip.failures.items()}
-        if held_out:
-            row["heldOut"] = True
-        out[clip.clip] = row
+        rates = {_ref(ref): r for ref, value in clip.bd_rate.items() if (r := _r(value)) is not None}
+        kbps, psnr, ssim = _means(result.for_clip(clip.clip))
+        out[clip.clip] = ClipMetrics(rates, kbps, psnr, ssim, held_out,
+                                     {_ref(ref): why[:200] for ref, why in clip.failures.items()})
     return out
 
 
 def _speed(levels: list[LevelResult], seconds: str) -> float | None:
     total = sum(getattr(r, seconds) for r in levels)
-    return sum(r.frames for r in levels) / total if total > 0 else None
+    return _r(sum(r.frames for r in levels) / total) if total > 0 else None
 
 
 def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCurve]],
-              best: EvaluationResult | None, spec: CampaignSpec) -> dict[str, Any]:
-    """The metrics document: means over campaign clips plus `perClip` (held-out marked).
+              best: EvaluationResult | None, spec: CampaignSpec) -> Metrics:
+    """The metrics of `result`: means over the campaign clips plus each clip (held out marked).
 
     A mean BD-rate counts only when every campaign clip could be scored: a candidate whose
     curve misses the anchor's range on one clip has no headline number, rather than a
@@ -91,46 +92,32 @@ def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCu
     clips, held = clip_names(spec.clips), clip_names(spec.held_out)
     mine = subset(result, clips)
     found = score(mine, dict(anchors), None if best is None else subset(best, clips))
-    means = {("bdRateVsBest" if ref == BASELINE else metric_key(ref)):
-             (found.mean_bd_rate.get(ref) if found.complete(ref) else None) for ref in found.references}
-    metrics: dict[str, Any] = {"bdRate": means.get(metric_key(spec.anchor))}
-    metrics.update(sorted(means.items(), key=lambda kv: kv[0] == "bdRateVsBest"))
-    metrics.update(_means(mine.levels))
-    metrics["encodeFps"] = _speed(mine.levels, "encode_seconds")
-    metrics["decodeFps"] = _speed(mine.levels, "decode_seconds")
+    means = {_ref(ref): r for ref in found.references
+             if found.complete(ref) and (r := _r(found.mean_bd_rate.get(ref))) is not None}
     per_clip = _per_clip(result, found, held_out=False)
     if held:
         per_clip.update(_per_clip(result, score(subset(result, held), dict(anchors)), held_out=True))
-    metrics["perClip"] = per_clip
-    return _rounded(metrics)
+    kbps, psnr, ssim = _means(mine.levels)
+    return Metrics(bd_rate=means.get(spec.anchor), bd_rates=means, kbps=kbps, psnr_y=psnr,
+                   ssim_y=ssim, encode_fps=_speed(mine.levels, "encode_seconds"),
+                   decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
 
 
-def _rounded(value: Any) -> Any:
-    """Drop unknowns and keep 4 decimals: status documents stay readable and stable."""
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items() if v is not None}
-    if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else None
-    return value
-
-
-def standing(metrics: Mapping[str, Any], spec: CampaignSpec) -> Standing:
-    per_clip = metrics.get("perClip") or {}
-    held = {c: (per_clip.get(c) or {}).get(metric_key(spec.anchor))
+def standing(metrics: Metrics, spec: CampaignSpec) -> Standing:
+    held = {c: (metrics.per_clip.get(c) or ClipMetrics()).bd_rate.get(spec.anchor)
             for c in clip_names(spec.held_out)}
-    return Standing(metrics.get("bdRate"), held)
+    return Standing(metrics.bd_rate, held)
 
 
-def suspicion(metrics: Mapping[str, Any], result: EvaluationResult) -> str | None:
+def suspicion(metrics: Metrics, result: EvaluationResult) -> str | None:
     """Why the numbers look wrong enough for a person to check before adopting."""
     bad = [f"{r.clip} level {r.level}" for r in result.levels
            if not all(math.isfinite(x) for x in (r.kbps, r.psnr_y, r.ssim_y))]
     if bad:
         return f"non-finite measurements at {', '.join(bad[:3])}"
-    for key, value in metrics.items():
-        if key.startswith("bdRate") and key != "bdRateVsBest" and isinstance(value, float) \
-                and value < IMPLAUSIBLE_BD_RATE:
-            return (f"{key} {value:+.1f}% is implausibly good for this kind of codec "
+    for ref, value in metrics.bd_rates.items():
+        if ref != BEST and value < IMPLAUSIBLE_BD_RATE:
+            return (f"BD-rate vs {ref} {value:+.1f}% is implausibly good for this kind of codec "
                     f"(below {IMPLAUSIBLE_BD_RATE:.0f}%); check the bitstream accounting")
     return None
 

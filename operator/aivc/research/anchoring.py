@@ -1,0 +1,32 @@
+"""The anchor curves a campaign is scored against, fetched the same way by both drivers.
+
+x264/x265/AV1 encode every campaign and held-out clip once (ffmpeg, cached on disk by the
+clip's identity and the encoder settings); scoring and the finish-up report use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from aivc.api.spec import CampaignSpec
+from aivc.evaluate.anchors import AnchorCurve, anchor_curves
+from aivc.evaluate.clips import ClipSpec
+
+Anchors = dict[str, dict[str, AnchorCurve]]
+"""Canonical clip name → encoder → curve."""
+
+
+def campaign_anchors(spec: CampaignSpec, cache_dir: Path, *, progress: bool = False) -> Anchors:
+    """Anchor curves of every campaign and held-out clip."""
+    out: Anchors = {}
+    for text in (*spec.clips, *spec.held_out):
+        clip = ClipSpec.parse(text)
+        out[str(clip)] = anchor_curves(clip, spec.anchors, cache_dir=cache_dir, progress=progress)
+    return out
+
+
+def for_clips(anchors: Mapping[str, dict[str, AnchorCurve]], clips: Iterable[str]) -> Anchors:
+    """The curves of `clips` (as a campaign spec writes them) that `anchors` holds."""
+    names = [str(ClipSpec.parse(c)) for c in clips]
+    return {n: dict(anchors[n]) for n in names if n in anchors}
