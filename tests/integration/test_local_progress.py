@@ -31,5 +31,5 @@ def test_twenty_search_experiments_beat_the_baseline_by_ten_points(tmp_path, cac
     assert summary.counts.total == 20
     assert v0["versionName"] == "v0"
     best = summary.best
-    assert best is not None and best["version"] != "v0"
-    assert v0["metrics"]["bdRate"] - best["bdRate"] >= 10.0, (v0["metrics"]["bdRate"], best)
+    assert best is not None and best.version != "v0" and best.bd_rate is not None
+    assert v0["metrics"]["bdRate"] - best.bd_rate >= 10.0, (v0["metrics"]["bdRate"], best)

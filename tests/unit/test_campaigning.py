@@ -33,11 +33,13 @@ _seq = iter(range(10_000))
 
 def exp(phase: str, verdict: str | None = None, bd: float | None = None, *, seq: int | None = None,
         cost: float = 0.0, version: int | None = None, since: str | None = None,
-        done: str | None = None) -> ExperimentDoc:
+        done: str | None = None, committed: bool = True) -> ExperimentDoc:
     status: dict[str, Any] = {"phase": phase, "verdict": verdict, "costUSD": cost,
                               "phaseSince": since, "completionTime": done}
     if verdict == "Adopted":
         status["version"] = version if version is not None else 0
+        if committed:
+            status["commit"] = {"sha": "a", "tag": "v", "branch": "b", "repo": "r"}
     if bd is not None:
         status["metrics"] = {"bdRate": bd, "kbps": 100.0, "psnrY": 35.0}
     sequence = next(_seq) if seq is None else seq
@@ -167,3 +169,9 @@ def test_an_invalid_spec_fails_the_campaign_with_the_reason():
 def test_the_deadline_is_the_earlier_of_both_limits():
     c = campaign(deadline="2026-01-10T12:10:00Z", maxDurationMinutes=5)
     assert deadline_of(c.spec, NOW) == NOW + dt.timedelta(minutes=5)
+
+
+def test_a_campaign_waits_for_the_commit_of_its_last_adoption():
+    c = campaign(maxExperiments=1)
+    assert not plan_campaign(c, [exp("Succeeded", "Adopted", seq=0, committed=False)], NOW).finished
+    assert plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW).finished

@@ -104,3 +104,17 @@ def test_long_campaign_names_are_refused_by_the_operator_too() -> None:
         memo.context("default", doc["metadata"]["name"], doc)
     rule = crd("Campaign")["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
     assert f"<= {MAX_CAMPAIGN_NAME}" in rule[0]["rule"]
+
+
+@pytest.mark.parametrize("kind", ["Campaign", "Experiment"])
+def test_every_field_of_the_crds_says_what_it_is_for(kind: str) -> None:
+    def missing(node: dict, path: str) -> list[str]:
+        out = [] if node.get("description") else [path or "(root)"]
+        for name, sub in (node.get("properties") or {}).items():
+            out += missing(sub, f"{path}.{name}")
+        items = node.get("items")
+        if isinstance(items, dict) and items.get("properties"):
+            out += missing(items, f"{path}[]")
+        return out
+
+    assert missing(schema(kind), "") == []

@@ -69,7 +69,7 @@ class CampaignDriver:
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
         ctx = await self._context()
-        started = self.status.get("startTime")
+        started = parse_campaign_status(self.status).start_time
         metrics.campaign_started(self.name, ctx.spec.budget.max_cost_usd,
                                  started_at=parse_time(started).timestamp() if started else None,
                                  llm_model=ctx.spec.llm.model if ctx.spec.planner == "llm" else None)
@@ -129,11 +129,11 @@ class CampaignDriver:
 
     async def _write(self, patch: Json) -> None:
         doc = await self.memo.api.patch(CAMPAIGNS, self.namespace, self.name, {"status": patch}, "status")
-        old_phase = self.status.get("phase")
+        old = parse_campaign_status(self.status)
         self.status = dict(doc.get("status") or {})
-        phase = self.status.get("phase")
-        if phase != old_phase and phase is not None:
-            events.post(doc, str(phase), str(self.status.get("stopReason") or f"campaign {phase}".lower()))
+        new = parse_campaign_status(self.status)
+        if new.phase is not old.phase:
+            events.post(doc, new.phase.value, new.stop_reason or f"campaign {new.phase.value.lower()}")
 
     def _reference(self) -> Json:
         return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Campaign",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aivc.api.documents import RunSummary
-from aivc.evaluate.results import EvaluationResult, LevelResult
+from aivc.evaluate.results import ERROR_CATEGORIES, ErrorRecord, EvaluationResult, LevelResult
 from aivc.kube.jobs import CONTAINER, Stage
 from aivc.research.phases import (
     Event,
@@ -102,10 +102,15 @@ def results_from_summary(summary: dict[str, Any]) -> EvaluationResult:
                             wall_seconds=float(summary.get("wall") or 0.0))
 
 
-def _describe(error: dict[str, Any]) -> str:
-    where = " ".join(p for p in (error.get("stage"), error.get("clip")) if p)
-    message = str(error.get("message") or "")
-    return f"{where}: {message}" if where else message
+def _error(summary_error: Any) -> ErrorRecord:
+    """The summary's first error as a record (a crash when the summary names none)."""
+    e = summary_error if isinstance(summary_error, dict) else {}
+    category = str(e.get("category") or "crash")
+    level = e.get("level")
+    return ErrorRecord(category if category in ERROR_CATEGORIES else "crash",
+                       str(e.get("message") or "the sandbox reported a failure without a message"),
+                       str(e.get("stage") or ""), str(e.get("clip") or ""),
+                       level if isinstance(level, int) else -1)
 
 
 def _failed(stage: Stage, category: str, message: str) -> Event:
@@ -140,11 +145,10 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
                                 f"not the designed {expected_sha[:16]}"), source="none")
     wall = summary.get("wall")
     report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None)
-    error = summary.get("error")
+    error = _error(summary.get("error"))
     if stage is Stage.VALIDATION:
         if not summary["ok"]:
-            err = error or {}
-            return Finished(ValidationFailed(str(err.get("category") or "crash"), _describe(err)),
+            return Finished(ValidationFailed(error.category, error.describe()),
                             {"validation": report}, "terminationMessage")
         return Finished(ValidationPassed(), {"validation": report}, "terminationMessage")
     full = parse_results(log)
@@ -156,11 +160,6 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
         full, source = results_from_summary(summary), "terminationMessage"
     status = {"execution": report, "results": full.to_dict(), "results_source": source}
     if not summary["ok"]:
-        first = full.first_error()  # the full record also names the clip and level
-        err = error or {}
-        if first is not None:
-            err = {"category": first.category, "stage": first.stage, "message": first.message,
-                   "clip": first.clip + ("" if first.level < 0 else f" level {first.level}")}
-        return Finished(ExecutionFailed(str(err.get("category") or "crash"), _describe(err)),
-                        status, source)
+        first = full.first_error() or error  # the full record, when the log has it
+        return Finished(ExecutionFailed(first.category, first.describe()), status, source)
     return Finished(ExecutionFinished(), status, source)

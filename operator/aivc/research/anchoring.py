@@ -6,12 +6,14 @@ clip's identity and the encoder settings); scoring and the finish-up report use 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from aivc.api.spec import CampaignSpec
 from aivc.evaluate.anchors import AnchorCurve, anchor_curves
 from aivc.evaluate.clips import ClipSpec
+from aivc.store.local import atomic_write
 
 Anchors = dict[str, dict[str, AnchorCurve]]
 """Canonical clip name → encoder → curve."""
@@ -30,3 +32,21 @@ def for_clips(anchors: Mapping[str, dict[str, AnchorCurve]], clips: Iterable[str
     """The curves of `clips` (as a campaign spec writes them) that `anchors` holds."""
     names = [str(ClipSpec.parse(c)) for c in clips]
     return {n: dict(anchors[n]) for n in names if n in anchors}
+
+
+def path(run_dir: Path, campaign: str) -> Path:
+    return Path(run_dir) / "anchors" / f"{campaign}.json"
+
+
+def save(run_dir: Path, campaign: str, anchors: Mapping[str, dict[str, AnchorCurve]]) -> None:
+    """Keep a local run's curves beside its documents, so `aivc report` can draw them later."""
+    doc = {clip: {enc: c.to_dict() for enc, c in per.items()} for clip, per in anchors.items()}
+    atomic_write(path(run_dir, campaign), json.dumps(doc, indent=1))
+
+
+def load(run_dir: Path, campaign: str) -> Anchors:
+    try:
+        doc = json.loads(path(run_dir, campaign).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {clip: {enc: AnchorCurve.from_dict(c) for enc, c in per.items()} for clip, per in doc.items()}

@@ -122,7 +122,7 @@ class Lab:
         summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
-            return Work(ValidationFailed(err.category, _describe(err)), summary)
+            return Work(ValidationFailed(err.category, err.describe()), summary)
         return Work(ValidationPassed(), summary)
 
     def execute(self, exp: ExperimentDoc) -> Work:
@@ -134,7 +134,7 @@ class Lab:
         summary = {"execution": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
-            return Work(ExecutionFailed(err.category, _describe(err)), summary)
+            return Work(ExecutionFailed(err.category, err.describe()), summary)
         return Work(ExecutionFinished(), summary)
 
     def _limits(self) -> dict[str, Any]:
@@ -177,12 +177,6 @@ def _failed_designs(exp: ExperimentDoc) -> tuple[FailedDesign, ...]:
     record = FailedDesign(spec.hypothesis, spec.codec.sha256 if spec.codec else None,
                           status.params, status.last_error)
     return (*status.failed_designs, record)[-MAX_FAILED_DESIGNS:]
-
-
-def _describe(err: Any) -> str:
-    where = " ".join(p for p in (err.stage, err.clip, "" if err.level < 0 else f"level {err.level}")
-                     if p)
-    return f"{where}: {err.message}" if where else str(err.message)
 
 
 def _params_of(source: str) -> dict[str, Any]:

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from aivc import settings as settings_mod
-from aivc.api.documents import CampaignDoc, Counts, ExperimentDoc, new_experiment
+from aivc.api.documents import BestSummary, CampaignDoc, Counts, ExperimentDoc, new_experiment
 from aivc.api.spec import CampaignSpec
 from aivc.api.times import parse_time
 from aivc.api.types import Phase, Reason
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.observe import metrics
-from aivc.research import anchoring, history, publishing, report
+from aivc.research import anchoring, history, publishing
 from aivc.research.campaigning import CampaignPlan, completed, plan_campaign, restarted
 from aivc.research.display import Display, leaderboard
 from aivc.research.driving import (
@@ -68,7 +68,7 @@ class CampaignSummary:
     run_dir: Path
     stop_reason: str | None
     counts: Counts
-    best: Any
+    best: BestSummary | None
     leaderboard: tuple[list[str], list[list[str]]]
     report: Path | None
     needs_human: tuple[str, ...]
@@ -111,7 +111,7 @@ class LocalDriver:
                                  started_at=parse_time(started).timestamp() if started else None,
                                  llm_model=self.spec.llm.model if self.spec.planner == "llm" else None)
         self.anchors = anchoring.campaign_anchors(self.spec, self.cache_dir, progress=self.progress)
-        report.save_anchors(self.run_dir, self.name, self.anchors)
+        anchoring.save(self.run_dir, self.name, self.anchors)
         lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,
                   self.sandbox_limits, on_progress=self.display.level_done)
         self.display.resume(sum(1 for e in experiments if e.status.finished))
@@ -254,6 +254,8 @@ class LocalDriver:
         """The finish-up report (when asked for), then the Completed status."""
         path = None
         if self.spec.finish_report:
+            from aivc.research import report  # matplotlib loads only when a report is drawn
+
             try:
                 path = report.write_report(self.store, self.name, self.run_dir / "reports" / self.name,
                                            anchors=anchoring.for_clips(self.anchors, plan.report_clips))

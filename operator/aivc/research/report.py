@@ -6,7 +6,6 @@ documents in the run directory alone, so it can be regenerated at any time.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.rdplot import Curve, plot_rd
-from aivc.research import archive
+from aivc.research import anchoring, archive
 from aivc.research.analysis import clip_names
 from aivc.research.display import leaderboard, one_line
 from aivc.research.story import story_lines
@@ -32,23 +31,6 @@ SOURCE_NOTE = ("The built-in clips (carphone, bikes, bbb720) are themselves H.26
                "sources, so every codec — candidates and anchors alike — is measured against "
                "already-lossy frames: the numbers are fair for comparing codecs with each other, "
                "not absolute measures of quality.")
-
-
-def anchors_path(run_dir: Path, campaign: str) -> Path:
-    return Path(run_dir) / "anchors" / f"{campaign}.json"
-
-
-def save_anchors(run_dir: Path, campaign: str, anchors: dict[str, dict[str, AnchorCurve]]) -> None:
-    doc = {clip: {enc: c.to_dict() for enc, c in per.items()} for clip, per in anchors.items()}
-    atomic_write(anchors_path(run_dir, campaign), json.dumps(doc, indent=1))
-
-
-def load_anchors(run_dir: Path, campaign: str) -> dict[str, dict[str, AnchorCurve]]:
-    try:
-        doc = json.loads(anchors_path(run_dir, campaign).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {clip: {enc: AnchorCurve.from_dict(c) for enc, c in per.items()} for clip, per in doc.items()}
 
 
 def write_report(store: ExperimentStore, campaign: str, out_dir: Path, top: int = TOP, *,
@@ -70,7 +52,7 @@ def write_report(store: ExperimentStore, campaign: str, out_dir: Path, top: int 
     out_dir.mkdir(parents=True, exist_ok=True)
     root = run_dir or getattr(store, "root", None)
     if anchors is None:
-        anchors = {} if root is None else load_anchors(Path(root), campaign)
+        anchors = {} if root is None else anchoring.load(Path(root), campaign)
     progress_png = plot_progress(out_dir / "bd_rate_over_experiments.png", experiments, spec.anchor)
     rd_pngs = plot_rd_curves(out_dir, store, spec, experiments, anchors)
     text = "\n".join(_markdown(doc, spec, experiments, top, progress_png, rd_pngs, root))

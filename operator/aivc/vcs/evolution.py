@@ -36,8 +36,9 @@ class VcsError(AivcError):
 class GitCredentials:
     """A user name and token for an HTTPS remote (a Campaign's `spec.git.credentialsSecret`).
 
-    git asks a credential helper for them; the helper reads them from the environment of
-    that one git process, so they never land in a URL, a config file or a log line.
+    git asks a credential helper for them; the helper is configured through the environment
+    of that one git process (`GIT_CONFIG_COUNT`, git 2.31+) and reads them from there, so
+    they never land in a URL, a config file, a command line or a log line.
     """
 
     username: str
@@ -46,13 +47,12 @@ class GitCredentials:
     def __repr__(self) -> str:
         return f"GitCredentials(username={self.username!r}, token=***)"
 
-    def options(self) -> list[str]:
-        """`-c` options that make git use only these credentials."""
-        helper = "!f() { echo username=$AIVC_GIT_USERNAME; echo password=$AIVC_GIT_TOKEN; }; f"
-        return ["-c", "credential.helper=", "-c", f"credential.helper={helper}"]
-
     def env(self) -> dict[str, str]:
-        return {"AIVC_GIT_USERNAME": self.username, "AIVC_GIT_TOKEN": self.token,
+        helper = "!f() { echo username=$AIVC_GIT_USERNAME; echo password=$AIVC_GIT_TOKEN; }; f"
+        return {"GIT_CONFIG_COUNT": "2",
+                "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+                "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": helper,
+                "AIVC_GIT_USERNAME": self.username, "AIVC_GIT_TOKEN": self.token,
                 "GIT_TERMINAL_PROMPT": "0"}
 
 
@@ -98,10 +98,7 @@ class Evolution:
     def _open(self) -> git.Repo:
         try:
             if self.remote_url and not (self.path / ".git").exists():
-                creds = self.credentials
-                return git.Repo.clone_from(self.remote_url, self.path,
-                                           multi_options=creds.options() if creds else None,
-                                           env=creds.env() if creds else None)
+                return git.Repo.clone_from(self.remote_url, self.path, env=self._env())
             if (self.path / ".git").exists() or (self.path / "HEAD").exists():
                 return git.Repo(self.path)
             self.path.mkdir(parents=True, exist_ok=True)
@@ -165,12 +162,11 @@ class Evolution:
     def _push(self, tag: str) -> None:
         if not self.remote_url:
             return
-        refs = [f"refs/heads/{self.branch}", f"refs/tags/{tag}"]
-        if self.credentials is None:
-            self.repo.git.push("origin", *refs)
-            return
-        self.repo.git.execute(["git", *self.credentials.options(), "push", "origin", *refs],
-                              env=self.credentials.env())
+        self.repo.git.push("origin", f"refs/heads/{self.branch}", f"refs/tags/{tag}", env=self._env())
+
+    def _env(self) -> dict[str, str]:
+        """What git needs for the remote: only these credentials, and never a prompt."""
+        return self.credentials.env() if self.credentials else {"GIT_TERMINAL_PROMPT": "0"}
 
     def history(self) -> list[tuple[str, str]]:
         """(sha, message) of the commits on the evolution branch, newest first."""
