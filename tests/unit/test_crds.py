@@ -61,7 +61,7 @@ def test_crds_are_valid_and_structural(kind: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "columns", "short"), [
-    ("Experiment", ["Campaign", "Phase", "Version", "BD-Rate", "kbps", "PSNR-Y", "Verdict", "Age"], "exp"),
+    ("Experiment", ["Campaign", "Phase", "Version", "BD-Rate", "kbps", "PSNR-YUV", "Verdict", "Age"], "exp"),
     ("Campaign", ["Phase", "Experiments", "Best", "BD-Rate", "Human-Needed", "Cost", "Age"], "camp"),
 ])
 def test_crds_serve_status_short_names_and_the_printer_columns(kind: str, columns: list[str],

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from aivc.api.documents import AnalysisNote, CodecRef, ExperimentDoc, Metrics, RunSummary
+from aivc.api.measurements import Quality
 from aivc.api.spec import Limits
 from aivc.api.types import DECISION_ANNOTATION, NOTE_ANNOTATION, Outcome, Phase
 from aivc.research.driving import (
@@ -147,7 +148,7 @@ def test_measured_results_go_to_analysis():
     assert plan.actions == (RunAnalysis(),)
 
 
-METRICS = Metrics(bd_rate=12.0, bd_rates={"x264": 12.0}, kbps=300.0, psnr_y=36.0)
+METRICS = Metrics(bd_rate=12.0, bd_rates={"x264": 12.0}, kbps=300.0, quality=Quality(psnr_yuv=36.0))
 
 
 def test_an_adoption_is_versioned_completed_then_committed_before_anything_is_learned():

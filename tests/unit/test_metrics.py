@@ -122,7 +122,7 @@ def test_results_are_stored_in_base_units(campaign: str) -> None:
     metrics.best_version(campaign, "x264", 3, None, 300.0, 37.0)
     assert value("aivc_latest_bd_rate_ratio", campaign=campaign, anchor="x264") == -0.125
     assert value("aivc_latest_bitrate_bits_per_second", campaign=campaign) == 250_000
-    assert value("aivc_latest_psnr_y_decibels", campaign=campaign) == 36.2
+    assert value("aivc_latest_psnr_yuv_decibels", campaign=campaign) == 36.2
     assert value("aivc_latest_experiment_sequence", campaign=campaign) == 7
     assert value("aivc_best_version", campaign=campaign) == 3
     assert value("aivc_best_bitrate_bits_per_second", campaign=campaign) == 300_000

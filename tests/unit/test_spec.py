@@ -57,7 +57,7 @@ def test_defaults_are_those_of_the_crd():
     assert spec.planner == "search"
     assert spec.anchor == "x264" and spec.anchors == ("x264", "x265")
     assert spec.budget.max_experiments == 20 and spec.parallelism == 1
-    assert spec.limits.validation == 2 and spec.held_out_tolerance == 2.0
+    assert spec.limits.validation == 2 and spec.held_out_tolerance == 0.0 and spec.min_overlap == 0.8
     assert spec.git_branch == "aivc/evolution" and spec.git_repo is None
 
 

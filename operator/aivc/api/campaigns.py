@@ -42,11 +42,11 @@ class BestSummary:
     experiment: str
     bd_rate: float | None
     kbps: float | None
-    psnr_y: float | None
+    psnr_yuv: float | None
 
     def to_json(self) -> Json | None:
         return compact({"version": self.version, "experiment": self.experiment,
-                         "bdRate": self.bd_rate, "kbps": self.kbps, "psnrY": self.psnr_y})
+                         "bdRate": self.bd_rate, "kbps": self.kbps, "psnrYuv": self.psnr_yuv})
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def parse_campaign_status(doc: Any) -> CampaignStatus:
         counts=Counts.parse(s.get("experiments")),
         best=BestSummary(text(best.get("version")), str(best.get("experiment") or ""),
                          number(best.get("bdRate")), number(best.get("kbps")),
-                         number(best.get("psnrY"))) if best.get("experiment") else None,
+                         number(best.get("psnrYuv"))) if best.get("experiment") else None,
         cost_usd=number(s.get("costUSD")) or 0.0, report=text(s.get("report")),
         conditions=tuple(Condition.parse(c) for c in s.get("conditions") or []),
         extra={k: v for k, v in s.items() if k not in CAMPAIGN_STATUS_KEYS},

@@ -135,6 +135,9 @@ class CampaignSpec:
     sandbox: SandboxSpec
     limits: Limits
     held_out_tolerance: float
+    adoption_margin: float
+    max_chroma_loss_db: float
+    min_overlap: float
     validation_timeout_s: int
     execution_timeout_s: int
     git_repo: str | None
@@ -172,6 +175,8 @@ class CampaignSpec:
                                 sb["workDirSizeLimit"]),
             limits=Limits(**s["retries"]),
             held_out_tolerance=float(ev["heldOutTolerance"]),
+            adoption_margin=float(ev["adoptionMargin"]),
+            max_chroma_loss_db=float(ev["maxChromaLossDB"]), min_overlap=float(ev["minOverlap"]),
             validation_timeout_s=ev["validationTimeoutSeconds"],
             execution_timeout_s=ev["executionTimeoutSeconds"],
             git_repo=git.get("repo"), git_branch=git["branch"],

@@ -6,7 +6,10 @@ import argparse
 from typing import Any
 
 from aivc.api.documents import CampaignDoc, Condition, ExperimentDoc, Metrics
+from aivc.api.measurements import SCORE_LABEL
+from aivc.api.spec import ManifestError
 from aivc.commands.options import add_run_dir
+from aivc.evaluate.scoring import LABELS
 from aivc.store.base import StoreError
 from aivc.store.local import LocalStore, open_store
 from aivc.store.printing import age, kind_of
@@ -44,16 +47,20 @@ def _block(label: str, text: Any, indent: int = 2) -> list[str]:
     return [f"{label}:"] + [" " * indent + line for line in str(text).strip().splitlines()]
 
 
-def _metrics(m: Metrics) -> list[str]:
+def _metrics(m: Metrics, anchor: str) -> list[str]:
     lines = ["Metrics:"]
-    rows = [("score (BD-rate)", m.bd_rate)] + [(f"BD-rate vs {ref}", v) for ref, v in m.bd_rates.items()]
-    rows += [("kbps", m.kbps), ("PSNR-Y", m.psnr_y), ("SSIM-Y", m.ssim_y),
-             ("encode fps", m.encode_fps), ("decode fps", m.decode_fps)]
+    rows = [(f"score: {SCORE_LABEL} vs {anchor}", m.bd_rate)]
+    rows += [(f"BD-rate (PSNR-YUV) vs {ref}", v) for ref, v in m.bd_rates.items()]
+    rows += [(f"BD-rate vs {anchor} on {LABELS[q]}", v) for q, v in m.by_metric.items()]
+    rows += [(f"{LABELS[q]} vs the best (dB)", v) for q, v in m.chroma_vs_best.items()]
+    rows += [("kbps", m.kbps)] + [(LABELS[q], getattr(m.quality, q)) for q in LABELS]
+    rows += [("encode fps", m.encode_fps), ("decode fps", m.decode_fps)]
     lines += [_field(label, f"{value:.4f}", 2) for label, value in rows if value is not None]
     for clip, row in m.per_clip.items():
         numbers = [*(f"BD-rate vs {ref}={v:.3f}" for ref, v in row.bd_rate.items()),
-                   *(f"{k}={v:.3f}" for k, v in (("kbps", row.kbps), ("PSNR-Y", row.psnr_y),
-                                                   ("SSIM-Y", row.ssim_y)) if v is not None)]
+                   *(f"{k}={v:.3f}" for k, v in (("kbps", row.kbps),
+                                                   *((LABELS[q], getattr(row.quality, q))
+                                                     for q in LABELS)) if v is not None)]
         lines.append(f"  {clip}{' (held out)' if row.held_out else ''}: {', '.join(numbers)}")
         for ref, why in row.not_scored.items():
             lines.append(f"    not scored vs {ref}: {why}")
@@ -78,7 +85,7 @@ def describe_experiment(doc: ExperimentDoc, store: LocalStore) -> list[str]:
     if status.params:
         lines += ["Parameters:"] + [_field(k, v, 2) for k, v in status.params.items()]
     if status.metrics is not None:
-        lines += _metrics(status.metrics)
+        lines += _metrics(status.metrics, _anchor(store, spec.campaign))
     if status.analysis is not None:
         lines.append(_field("Analysis", status.analysis.reason))
         if status.analysis.suspicious:
@@ -104,6 +111,14 @@ def describe_experiment(doc: ExperimentDoc, store: LocalStore) -> list[str]:
     return lines
 
 
+def _anchor(store: LocalStore, campaign: str) -> str:
+    raw = store.get("Campaign", campaign)
+    try:
+        return CampaignDoc.parse(raw).spec.anchor if raw else "the anchor"
+    except ManifestError:
+        return "the anchor"
+
+
 def _conditions(conditions: tuple[Condition, ...]) -> list[str]:
     if not conditions:
         return []
@@ -127,7 +142,7 @@ def describe_campaign(raw: dict[str, Any]) -> list[str]:
                               f"{counts.rejected}, failed {counts.failed}, waiting for a person "
                               f"{counts.needs_human}, running {counts.running}"),
         _field("Best", f"{best.version} ({best.experiment}): BD-rate {best.bd_rate}%, "
-                       f"{best.kbps} kbps, PSNR-Y {best.psnr_y} dB" if best else None),
+                       f"{best.kbps} kbps, PSNR-YUV {best.psnr_yuv} dB" if best else None),
         _field("Cost", f"${status.cost_usd:.4f}"),
         _field("Report", status.report),
     ] + _conditions(status.conditions)

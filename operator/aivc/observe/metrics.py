@@ -72,17 +72,21 @@ PHASE_SECONDS = Histogram("aivc_phase_duration_seconds", "Time an experiment spe
                           ["campaign", "phase"], buckets=PHASE_BUCKETS, registry=REGISTRY)
 # the best version and the latest measured experiment
 BEST_BD_RATE = _gauge("aivc_best_bd_rate_ratio",
-                      "BD-rate (PSNR-Y) of the best version vs the anchor, -0.1 = 10 % fewer bits.",
+                      "Score of the best version: BD-rate (PSNR-YUV 6:1:1) vs the anchor, "
+                      "-0.1 = 10 % fewer bits.",
                       ["campaign", "anchor"])
 BEST_BITRATE = _gauge("aivc_best_bitrate_bits_per_second",
                       "Mean bitrate of the best version over clips and levels.", ["campaign"])
-BEST_PSNR = _gauge("aivc_best_psnr_y_decibels", "Mean PSNR-Y of the best version.", ["campaign"])
+BEST_PSNR = _gauge("aivc_best_psnr_yuv_decibels", "Mean PSNR-YUV (6:1:1) of the best version.",
+                   ["campaign"])
 BEST_VERSION = _gauge("aivc_best_version", "Number N of the current best version vN.", ["campaign"])
-LATEST_BD_RATE = _gauge("aivc_latest_bd_rate_ratio", "BD-rate of the latest measured experiment.",
+LATEST_BD_RATE = _gauge("aivc_latest_bd_rate_ratio",
+                        "Score (BD-rate, PSNR-YUV) of the latest measured experiment.",
                         ["campaign", "anchor"])
 LATEST_BITRATE = _gauge("aivc_latest_bitrate_bits_per_second",
                         "Mean bitrate of the latest measured experiment.", ["campaign"])
-LATEST_PSNR = _gauge("aivc_latest_psnr_y_decibels", "Mean PSNR-Y of the latest measured experiment.",
+LATEST_PSNR = _gauge("aivc_latest_psnr_yuv_decibels",
+                     "Mean PSNR-YUV (6:1:1) of the latest measured experiment.",
                      ["campaign"])
 LATEST_SEQUENCE = _gauge("aivc_latest_experiment_sequence",
                          "Sequence number of the latest measured experiment.", ["campaign"])
@@ -194,13 +198,13 @@ def experiment_finished(campaign: str, outcome: str) -> None:
 
 
 def measured(campaign: str, anchor: str, sequence: int, bd_rate: float | None, kbps: float,
-             psnr_y: float) -> None:
-    """The latest experiment's results: BD-rate in percent (as reports print it), mean kbps
-    and PSNR-Y in dB over clips and levels (stored as a ratio and bits per second)."""
+             psnr_yuv: float) -> None:
+    """The latest experiment's results: its score in percent (as reports print it), mean kbps
+    and PSNR-YUV in dB over clips and levels (stored as a ratio and bits per second)."""
     if bd_rate is not None:
         LATEST_BD_RATE.labels(campaign, anchor).set(bd_rate / 100.0)
     LATEST_BITRATE.labels(campaign).set(kbps * 1000.0)
-    LATEST_PSNR.labels(campaign).set(psnr_y)
+    LATEST_PSNR.labels(campaign).set(psnr_yuv)
     LATEST_SEQUENCE.labels(campaign).set(sequence)
 
 
@@ -217,12 +221,12 @@ def campaign_state(campaign: str, *, in_phase: Mapping[str, int], waiting: Mappi
 
 
 def best_version(campaign: str, anchor: str, version: int, bd_rate: float | None, kbps: float,
-                 psnr_y: float) -> None:
+                 psnr_yuv: float) -> None:
     """The best version vN and its mean RD point; units as for `measured`."""
     if bd_rate is not None:
         BEST_BD_RATE.labels(campaign, anchor).set(bd_rate / 100.0)
     BEST_BITRATE.labels(campaign).set(kbps * 1000.0)
-    BEST_PSNR.labels(campaign).set(psnr_y)
+    BEST_PSNR.labels(campaign).set(psnr_yuv)
     BEST_VERSION.labels(campaign).set(version)
 
 

@@ -1,9 +1,11 @@
 """Score a measured candidate and decide whether it is kept: pure, shared by both drivers.
 
-`analyze` turns an evaluation into the Experiment's `status.metrics` (BD-rate vs each anchor
-and vs the current best, mean bitrate and quality, speed, per clip) and the adoption
-verdict (`aivc.research.adoption`). Held-out clips are scored like the others but only
-guard adoption; the headline numbers are means over the campaign's own clips.
+`analyze` turns an evaluation into the Experiment's `status.metrics` (the score — BD-rate on
+PSNR-YUV against the campaign's anchor — plus BD-rates against every anchor and the best,
+on every quality metric, means of rate, quality and speed, each clip's numbers) and hands
+the direct comparisons with the best to the one adoption rule (`aivc.research.adoption`).
+Held-out clips are scored like the others but only guard adoption; the headline numbers
+are means over the campaign's own clips.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from aivc.api.documents import BEST, ClipMetrics, Metrics
+from aivc.api.measurements import SCORE_METRIC, Quality
 from aivc.api.spec import CampaignSpec
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.results import EvaluationResult, LevelResult
-from aivc.evaluate.scoring import BASELINE, Score, score
-from aivc.research.adoption import Standing, decide
+from aivc.evaluate.scoring import CHROMA, METRICS, Score, score
+from aivc.research.adoption import Evidence, Rules, decide
 
 IMPLAUSIBLE_BD_RATE = -60.0
 """A hand-written Python codec beating x264/x265/AV1 medium by this much is more likely a
@@ -30,14 +33,7 @@ class Analysis:
     adopt: bool
     reason: str
     metrics: Metrics
-    """Experiment `status.metrics`: the score, BD-rate against each anchor and the best,
-    bitrate, quality and speed (means over the campaign clips), and each clip's numbers."""
     suspicious: str | None = None
-
-
-def _ref(reference: str) -> str:
-    """The scoring module's name for the best version is the documents' `BEST`."""
-    return BEST if reference == BASELINE else reference
 
 
 def clip_names(texts: tuple[str, ...]) -> list[str]:
@@ -53,12 +49,8 @@ def subset(result: EvaluationResult, clips: list[str]) -> EvaluationResult:
                    errors=[e for e in result.errors if e.clip in keep or not e.clip])
 
 
-def _means(levels: list[LevelResult]) -> tuple[float | None, float | None, float | None]:
-    n = len(levels)
-    if not n:
-        return None, None, None
-    return (_r(sum(r.kbps for r in levels) / n), _r(sum(r.psnr_y for r in levels) / n),
-            _r(sum(r.ssim_y for r in levels) / n))
+def rules(spec: CampaignSpec) -> Rules:
+    return Rules(spec.adoption_margin, spec.max_chroma_loss_db, spec.held_out_tolerance)
 
 
 def _r(value: float | None) -> float | None:
@@ -66,14 +58,12 @@ def _r(value: float | None) -> float | None:
     return round(value, 4) if value is not None and math.isfinite(value) else None
 
 
-def _per_clip(result: EvaluationResult, found: Score, held_out: bool) -> dict[str, ClipMetrics]:
-    out: dict[str, ClipMetrics] = {}
-    for clip in found.clips:
-        rates = {_ref(ref): r for ref, value in clip.bd_rate.items() if (r := _r(value)) is not None}
-        kbps, psnr, ssim = _means(result.for_clip(clip.clip))
-        out[clip.clip] = ClipMetrics(rates, kbps, psnr, ssim, held_out,
-                                     {_ref(ref): why[:200] for ref, why in clip.failures.items()})
-    return out
+def _quality(levels: list[LevelResult]) -> tuple[float | None, Quality]:
+    n = len(levels)
+    if not n:
+        return None, Quality()
+    mean = {m: _r(sum(getattr(r, m) for r in levels) / n) for m in METRICS}
+    return _r(sum(r.kbps for r in levels) / n), Quality(**mean)
 
 
 def _speed(levels: list[LevelResult], seconds: str) -> float | None:
@@ -81,38 +71,72 @@ def _speed(levels: list[LevelResult], seconds: str) -> float | None:
     return _r(sum(r.frames for r in levels) / total) if total > 0 else None
 
 
-def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCurve]],
-              best: EvaluationResult | None, spec: CampaignSpec) -> Metrics:
-    """The metrics of `result`: means over the campaign clips plus each clip (held out marked).
+def _per_clip(result: EvaluationResult, found: Score, anchor: str,
+              held_out: bool) -> dict[str, ClipMetrics]:
+    out: dict[str, ClipMetrics] = {}
+    for clip in found.clips:
+        rates = {ref: v for ref in found.references
+                 if (v := _r(clip.bd_rate(ref, SCORE_METRIC))) is not None}
+        by_metric = {m: v for m in METRICS if (v := _r(clip.bd_rate(anchor, m))) is not None}
+        best = clip.vs.get(BEST)
+        chroma = {m: v for m in CHROMA
+                  if best is not None and (v := _r(best.quality_delta.get(m))) is not None}
+        why = {ref: w[:300] for ref in found.references if (w := clip.why_not(ref)) is not None}
+        kbps, quality = _quality(result.for_clip(clip.clip))
+        out[clip.clip] = ClipMetrics(rates, by_metric, chroma, kbps, quality, held_out, why)
+    return out
 
-    A mean BD-rate counts only when every campaign clip could be scored: a candidate whose
-    curve misses the anchor's range on one clip has no headline number, rather than a
-    flattering one from the clips it did well on.
-    """
+
+def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCurve]],
+              best: EvaluationResult | None, spec: CampaignSpec) -> tuple[Metrics, Evidence]:
+    """The metrics of `result`, and the evidence the adoption rule weighs."""
     clips, held = clip_names(spec.clips), clip_names(spec.held_out)
     mine = subset(result, clips)
-    found = score(mine, dict(anchors), None if best is None else subset(best, clips))
-    means = {_ref(ref): r for ref in found.references
-             if found.complete(ref) and (r := _r(found.mean_bd_rate.get(ref))) is not None}
-    per_clip = _per_clip(result, found, held_out=False)
-    if held:
-        per_clip.update(_per_clip(result, score(subset(result, held), dict(anchors)), held_out=True))
-    kbps, psnr, ssim = _means(mine.levels)
-    return Metrics(bd_rate=means.get(spec.anchor), bd_rates=means, kbps=kbps, psnr_y=psnr,
-                   ssim_y=ssim, encode_fps=_speed(mine.levels, "encode_seconds"),
-                   decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
+    found = score(mine, anchors, None if best is None else subset(best, clips),
+                  min_overlap=spec.min_overlap)
+    per_clip = _per_clip(result, found, spec.anchor, held_out=False)
+    held_score = None
+    measured_held = [c for c in held if any(i.name == c for i in result.clips)]
+    if measured_held:
+        held_score = score(subset(result, measured_held), anchors,
+                           None if best is None else subset(best, measured_held),
+                           min_overlap=spec.min_overlap)
+        per_clip.update(_per_clip(result, held_score, spec.anchor, held_out=True))
+    kbps, quality = _quality(mine.levels)
+    means = {ref: v for ref in found.references if (v := _r(found.mean(ref))) is not None}
+    metrics = Metrics(
+        bd_rate=means.get(spec.anchor), bd_rates=means,
+        by_metric={m: v for m in METRICS if (v := _r(found.mean(spec.anchor, m))) is not None},
+        chroma_vs_best={m: v for m in CHROMA if (v := _r(found.mean_quality_delta(m))) is not None},
+        kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
+        decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
+    return metrics, _evidence(found, held_score, spec.anchor)
 
 
-def standing(metrics: Metrics, spec: CampaignSpec) -> Standing:
-    held = {c: (metrics.per_clip.get(c) or ClipMetrics()).bd_rate.get(spec.anchor)
-            for c in clip_names(spec.held_out)}
-    return Standing(metrics.bd_rate, held)
+def _first_reason(found: Score, reference: str) -> str | None:
+    return next((f"{clip}: {why}" for clip, ref, why in found.failures() if ref == reference), None)
+
+
+def _evidence(found: Score, held: Score | None, anchor: str) -> Evidence:
+    held_vs: dict[str, float | None] = {}
+    held_why: dict[str, str] = {}
+    for clip in held.clips if held is not None and BEST in held.references else []:
+        held_vs[clip.clip] = clip.bd_rate(BEST)
+        if clip.bd_rate(BEST) is None:
+            held_why[clip.clip] = clip.why_not(BEST) or "not measured"
+    has_best = BEST in found.references
+    return Evidence(
+        score=found.mean(anchor), score_missing=_first_reason(found, anchor),
+        vs_best=found.mean(BEST) if has_best else None,
+        vs_best_missing=_first_reason(found, BEST) if has_best else None,
+        chroma_vs_best={m[-1].upper(): found.mean_quality_delta(m) for m in CHROMA} if has_best else {},
+        held_out_vs_best=held_vs, held_out_missing=held_why)
 
 
 def suspicion(metrics: Metrics, result: EvaluationResult) -> str | None:
     """Why the numbers look wrong enough for a person to check before adopting."""
     bad = [f"{r.clip} level {r.level}" for r in result.levels
-           if not all(math.isfinite(x) for x in (r.kbps, r.psnr_y, r.ssim_y))]
+           if not all(math.isfinite(getattr(r, m)) for m in ("kbps", *METRICS))]
     if bad:
         return f"non-finite measurements at {', '.join(bad[:3])}"
     for ref, value in metrics.bd_rates.items():
@@ -125,14 +149,15 @@ def suspicion(metrics: Metrics, result: EvaluationResult) -> str | None:
 def analyze(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCurve]],
             best: EvaluationResult | None, spec: CampaignSpec,
             held_out_result: EvaluationResult | None = None) -> Analysis:
-    """Score `result` (campaign clips, plus held-out clips unless given separately)."""
+    """Score `result` (campaign clips, plus held-out clips unless given separately) and judge
+    it against `best` (None: nothing adopted yet)."""
     if held_out_result is not None:
         result = replace(result, clips=result.clips + held_out_result.clips,
                          levels=result.levels + held_out_result.levels,
                          errors=result.errors + held_out_result.errors)
-    metrics = summarize(result, anchors, best, spec)
-    best_standing = None
-    if best is not None:
-        best_standing = standing(summarize(best, anchors, None, spec), spec)
-    verdict = decide(standing(metrics, spec), best_standing, spec.held_out_tolerance)
+    metrics, evidence = summarize(result, anchors, best, spec)
+    if best is not None and spec.held_out and not evidence.held_out_vs_best:
+        evidence = replace(evidence, held_out_vs_best={c: None for c in clip_names(spec.held_out)},
+                           held_out_missing={c: "not measured" for c in clip_names(spec.held_out)})
+    verdict = decide(evidence, best is not None, rules(spec))
     return Analysis(verdict.adopt, verdict.reason, metrics, suspicion(metrics, result))

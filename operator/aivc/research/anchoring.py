@@ -47,6 +47,7 @@ def save(run_dir: Path, campaign: str, anchors: Mapping[str, dict[str, AnchorCur
 def load(run_dir: Path, campaign: str) -> Anchors:
     try:
         doc = json.loads(path(run_dir, campaign).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {clip: {enc: AnchorCurve.from_dict(c) for enc, c in per.items()} for clip, per in doc.items()}
+        return {clip: {enc: AnchorCurve.from_dict(c) for enc, c in per.items()}
+                for clip, per in doc.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # none saved, or by an older version: the report draws without them

@@ -58,7 +58,7 @@ def to_parent(exp: ExperimentDoc, source: str) -> ParentCodec:
     m = exp.status.metrics
     return ParentCodec(version=int(exp.status.version or 0), source=source,
                        bd_rate=m.bd_rate if m else None, kbps=m.kbps if m else None,
-                       psnr_y=m.psnr_y if m else None, encode_fps=m.encode_fps if m else None,
+                       psnr_yuv=m.psnr_yuv if m else None, encode_fps=m.encode_fps if m else None,
                        params=dict(exp.status.params) if exp.status.params is not None else None)
 
 

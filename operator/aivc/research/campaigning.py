@@ -96,7 +96,7 @@ def best_summary(experiments: Iterable[ExperimentDoc]) -> BestSummary | None:
         return None
     m = best.status.metrics
     return BestSummary(best.status.version_name, best.name, m.bd_rate if m else None,
-                       m.kbps if m else None, m.psnr_y if m else None)
+                       m.kbps if m else None, m.psnr_yuv if m else None)
 
 
 def deadline_of(spec: CampaignSpec, started_at: dt.datetime) -> dt.datetime | None:

@@ -16,8 +16,9 @@ from tqdm import tqdm
 from aivc.api.documents import ExperimentDoc, Metrics
 from aivc.research import archive
 
-ROW_HEADER = ["EXPERIMENT", "PHASE", "VERSION", "BD-RATE", "KBPS", "PSNR-Y", "VERDICT", "HYPOTHESIS"]
-ROW_WIDTHS = [20, 10, 7, 8, 8, 6, 8, 0]
+ROW_HEADER = ["EXPERIMENT", "PHASE", "VERSION", "BD-RATE", "KBPS", "PSNR-YUV", "VERDICT", "HYPOTHESIS"]
+ROW_WIDTHS = [20, 10, 7, 8, 8, 8, 8, 0]
+LEGEND = "BD-RATE: the score, BD-rate (PSNR-YUV 6:1:1) in percent vs the anchor; lower is better"
 
 
 def fixed(cells: list[str], widths: list[int] = ROW_WIDTHS) -> str:
@@ -38,7 +39,7 @@ def row(exp: ExperimentDoc, width: int = 60) -> list[str]:
     status = exp.status
     m = status.metrics or Metrics()
     return [exp.name, status.phase.value, status.version_name or "-", num(m.bd_rate, "+.2f"),
-            num(m.kbps, ".1f"), num(m.psnr_y, ".2f"),
+            num(m.kbps, ".1f"), num(m.psnr_yuv, ".2f"),
             status.verdict.value if status.verdict else "-", one_line(exp.spec.hypothesis, width)]
 
 
@@ -47,14 +48,15 @@ def leaderboard(experiments: Sequence[ExperimentDoc], anchors: tuple[str, ...],
     """Adopted versions, best score first."""
     adopted = sorted(archive.adopted(experiments), key=lambda e: (archive.score_key(e)[0], -e.sequence))
     header = ["RANK", "VERSION", "EXPERIMENT"] + [f"BD-RATE {a.upper()}" for a in anchors] + \
-             ["KBPS", "PSNR-Y", "SSIM-Y", "ENC FPS"]
+             ["KBPS", "PSNR-YUV", "PSNR-Y", "PSNR-U", "PSNR-V", "SSIM-Y", "ENC FPS"]
     body = []
     for rank, exp in enumerate(adopted[:top], 1):
         m = exp.status.metrics or Metrics()
         body.append([str(rank), exp.status.version_name or "-", exp.name]
                     + [num(m.bd_rates.get(a), "+.2f") for a in anchors]
-                    + [num(m.kbps, ".1f"), num(m.psnr_y, ".2f"), num(m.ssim_y, ".4f"),
-                       num(m.encode_fps, ".1f")])
+                    + [num(m.kbps, ".1f"), num(m.psnr_yuv, ".2f"), num(m.psnr_y, ".2f"),
+                       num(m.quality.psnr_u, ".2f"), num(m.quality.psnr_v, ".2f"),
+                       num(m.ssim_y, ".4f"), num(m.encode_fps, ".1f")])
     return header, body
 
 
@@ -79,6 +81,7 @@ class Display:
         if not self.enabled:
             return
         if not self._header_shown:
+            self.write(LEGEND)
             self.write(fixed(ROW_HEADER))
             self._header_shown = True
         for exp in experiments:

@@ -54,7 +54,7 @@ def _fmt_metrics(pairs: dict[str, Any]) -> str:
 
 
 def _fmt_parent(p: ParentCodec) -> str:
-    return _fmt_metrics({"bd_rate_%": p.bd_rate, "kbps": p.kbps, "psnr_y_db": p.psnr_y,
+    return _fmt_metrics({"score_bd_rate_yuv_%": p.bd_rate, "kbps": p.kbps, "psnr_yuv_db": p.psnr_yuv,
                          "encode_fps": p.encode_fps})
 
 
@@ -63,9 +63,9 @@ def _fmt_outcome(o: Outcome) -> str:
     rest: dict[str, Any] = {}
     if m is not None:
         rest = {f"bd_rate_vs_{ref}_%": v for ref, v in m.bd_rates.items() if ref != BEST}
-        rest.update({"kbps": m.kbps, "psnr_y_db": m.psnr_y, "ssim_y": m.ssim_y,
+        rest.update({"kbps": m.kbps, "psnr_yuv_db": m.psnr_yuv, "psnr_y_db": m.psnr_y, "ssim_y": m.ssim_y,
                      "encode_fps": m.encode_fps, "decode_fps": m.decode_fps})
-    nums = _fmt_metrics({"bd_rate_%": o.bd_rate, "vs_best_%": o.bd_rate_vs_best, **rest})
+    nums = _fmt_metrics({"score_bd_rate_yuv_%": o.bd_rate, "vs_best_%": o.bd_rate_vs_best, **rest})
     err = f"; failed in {o.error.stage}: {o.error.category}" if o.error else ""
     return f"#{o.sequence} {o.verdict}: {o.hypothesis or '(no hypothesis)'} [{nums}]{err}"
 

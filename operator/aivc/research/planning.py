@@ -26,7 +26,7 @@ class ParentCodec:
     source: str
     bd_rate: float | None = None
     kbps: float | None = None
-    psnr_y: float | None = None
+    psnr_yuv: float | None = None
     encode_fps: float | None = None
     params: dict[str, Any] | None = None
 

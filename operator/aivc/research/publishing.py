@@ -22,8 +22,8 @@ def observations(anchor: str, observed: Iterable[Observation]) -> None:
             case SandboxFailed(campaign, stage, category):
                 metrics.sandbox_failed(campaign, stage, category)
             case Measured(campaign, sequence, m):
-                if m.kbps is not None and m.psnr_y is not None:
-                    metrics.measured(campaign, anchor, sequence, m.bd_rate, m.kbps, m.psnr_y)
+                if m.kbps is not None and m.psnr_yuv is not None:
+                    metrics.measured(campaign, anchor, sequence, m.bd_rate, m.kbps, m.psnr_yuv)
             case Finished(campaign, outcome):
                 metrics.experiment_finished(campaign, outcome.value)
 
@@ -34,6 +34,6 @@ def gauges(campaign: str, anchor: str, state: Gauges) -> None:
                            last_adoption=state.last_adoption, cost_usd=state.cost_usd)
     best = state.best
     m = best.status.metrics if best is not None else None
-    if best is not None and m is not None and m.kbps is not None and m.psnr_y is not None:
+    if best is not None and m is not None and m.kbps is not None and m.psnr_yuv is not None:
         metrics.best_version(campaign, anchor, int(best.status.version or 0), m.bd_rate, m.kbps,
-                             m.psnr_y)
+                             m.psnr_yuv)

@@ -80,7 +80,7 @@ def _markdown(doc: CampaignDoc, spec: CampaignSpec, experiments: list[Experiment
     if rd_pngs:
         lines += ["", "## Rate–distortion curves", "",
                   f"The best versions against {', '.join(a.upper() for a in spec.anchors)} "
-                  "(PSNR-Y; rate on a log axis).", ""]
+                  "(PSNR-YUV 6:1:1, the score's quality; rate on a log axis).", ""]
         lines += [f"![RD curves {p.stem}]({p.name})" for p in rd_pngs]
     lines += ["", "## The story", ""] + story_lines(experiments)
     repo = spec.git_repo or (run_dir and Path(run_dir) / "evolution" / f"{spec.name}.git")
@@ -97,8 +97,9 @@ def _leaderboard(experiments: list[ExperimentDoc], spec: CampaignSpec, top: int)
     by_name = {e.name: e for e in experiments}
     header = header + ["HYPOTHESIS"]
     body = [r + [one_line(by_name[r[2]].spec.hypothesis, 90)] for r in body]
-    lines = ["## Leaderboard", "", f"Top {len(body)} adopted versions by BD-rate vs "
-             f"{spec.anchor} (mean over the campaign clips; negative = fewer bits than the anchor).",
+    lines = ["## Leaderboard", "", f"Top {len(body)} adopted versions by their score, BD-rate "
+             f"(PSNR-YUV 6:1:1) vs {spec.anchor} (mean over the campaign clips; negative = fewer "
+             "bits than the anchor). BD-RATE columns are on PSNR-YUV.",
              "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in body]
     return lines + [""]
@@ -145,7 +146,7 @@ def plot_progress(path: Path, experiments: list[ExperimentDoc], anchor: str) -> 
         ax.step(*zip(*steps, strict=True), where="post", color="tab:green", alpha=0.6, label="best so far")
     ax.axhline(0.0, color="0.3", linewidth=0.8, linestyle="--")
     ax.set_xlabel("experiment")
-    ax.set_ylabel(f"BD-rate vs {anchor} (%), lower is better")
+    ax.set_ylabel(f"BD-rate (PSNR-YUV) vs {anchor} (%), lower is better")
     ax.grid(True, alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="lower left")
@@ -174,8 +175,8 @@ def plot_rd_curves(out_dir: Path, store: ExperimentStore, spec: CampaignSpec,
         for exp in top:
             rows = [r for r in results[exp.name].get("levels", []) if r["clip"] == clip]
             curves.append((exp.status.version_name or exp.name, [r["kbps"] for r in rows],
-                           [r["psnr_y"] for r in rows]))
-        curves += [(enc, c.kbps, c.psnr_y) for enc, c in (anchors.get(clip) or {}).items()]
+                           [r["psnr_yuv"] for r in rows]))
+        curves += [(enc, c.kbps, c.psnr_yuv) for enc, c in (anchors.get(clip) or {}).items()]
         if any(k for _, k, _ in curves):
             title = f"{clip}" + (" (held out)" if clip not in clip_names(spec.clips) else "")
             paths.append(plot_rd(out_dir / f"rd_{i}_{_slug(clip)}.png", curves, title))

@@ -25,8 +25,8 @@ def chapter(exp: ExperimentDoc) -> str:
     head = f"- **#{exp.sequence}**" + (f" (from {spec.parent_version})" if spec.parent_version else "") \
         + f": {one_line(spec.hypothesis or '(no design yet)', 160)}"
     reason = one_line(status.analysis.reason if status.analysis else "", 200)
-    numbers = f"BD-rate {_fmt(m.bd_rate, '+.2f', '%')}, {_fmt(m.kbps, '.1f')} kbps, " \
-              f"PSNR-Y {_fmt(m.psnr_y, '.2f')} dB"
+    numbers = f"BD-rate (PSNR-YUV) {_fmt(m.bd_rate, '+.2f', '%')}, {_fmt(m.kbps, '.1f')} kbps, " \
+              f"PSNR-YUV {_fmt(m.psnr_yuv, '.2f')} dB"
     if status.verdict is Verdict.ADOPTED:
         tail = f"→ adopted as **{status.version_name}** ({numbers}). {reason}"
     elif status.verdict is Verdict.REJECTED:

@@ -191,11 +191,12 @@ def commit_message(version: int, experiment: str, hypothesis: str, parent: str |
     subject = f"v{version}: {first}"[:100]
     lines = [subject, "", f"Experiment: {experiment}", f"Parent: {parent or '-'}"]
     m = metrics or Metrics()
-    rows: list[tuple[str, float | None, str]] = [(f"BD-rate vs {anchor}", m.bd_rate, "%")]
-    rows += [(f"BD-rate vs {ref}", value, "%") for ref, value in m.bd_rates.items()
+    rows: list[tuple[str, float | None, str]] = [(f"Score: BD-rate (PSNR-YUV) vs {anchor}", m.bd_rate, "%")]
+    rows += [(f"BD-rate (PSNR-YUV) vs {ref}", value, "%") for ref, value in m.bd_rates.items()
              if ref not in (anchor, "best")]
-    rows += [("BD-rate vs previous best", m.bd_rate_vs_best, "%"),
-             ("Mean bitrate", m.kbps, " kbps"), ("Mean PSNR-Y", m.psnr_y, " dB")]
+    rows += [("BD-rate (PSNR-YUV) vs previous best", m.bd_rate_vs_best, "%"),
+             ("Mean bitrate", m.kbps, " kbps"), ("Mean PSNR-YUV", m.psnr_yuv, " dB"),
+             ("Mean PSNR-Y", m.psnr_y, " dB")]
     for label, value, unit in rows:
         if value is not None:
             lines.append(f"{label}: {value:.3f}{unit}")
