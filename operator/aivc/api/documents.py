@@ -37,6 +37,7 @@ from aivc.api.experiments import (
     parse_experiment_status,
     parse_version,
     status_patch,
+    status_update,
     version_name,
 )
 from aivc.api.fields import Json, number
@@ -60,6 +61,6 @@ __all__ = [
     "bd_rate_key", "campaign_status_json", "clearing_annotations", "condition",
     "decision_annotations", "experiment_status_json", "find_condition", "index_view",
     "new_experiment", "number", "object_reference", "parse_campaign_status",
-    "parse_experiment_status", "parse_version", "set_conditions", "status_patch", "version_name",
+    "parse_experiment_status", "parse_version", "set_conditions", "status_patch", "status_update", "version_name",
     "without_times",
 ]

@@ -400,6 +400,12 @@ def index_view(name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) ->
     return {"metadata": {"name": name}, "spec": dict(spec), "status": kept}
 
 
+def status_update(doc: ExperimentDoc, **fields: Any) -> Json:
+    """The merge patch that sets `fields` (by their Python names) on `doc`'s stored status."""
+    new = replace(doc.status, **fields)
+    return status_patch(doc.stored or experiment_status_json(doc.status), experiment_status_json(new))
+
+
 def status_fields(**updates: Any) -> dict[str, Any]:
     """Check status field names early (a typo would otherwise fail at `replace`)."""
     known = {f.name for f in fields(ExperimentStatus)}

@@ -21,7 +21,7 @@ from typing import Any
 import kopf
 
 from aivc.api import GROUP, VERSION
-from aivc.api.documents import ExperimentDoc
+from aivc.api.documents import ExperimentDoc, status_update
 from aivc.api.spec import ManifestError
 from aivc.api.types import Reason
 from aivc.errors import AivcError
@@ -169,18 +169,29 @@ class ExperimentDriver:
                     await self._learn()
 
     async def _learn(self) -> None:
-        """Let a planner that did not replay this outcome learn from it."""
+        """RecordLesson: the campaign's planner learns from this outcome and the lesson is kept.
+
+        A planner not built yet is built now from the other finished experiments, so the
+        lesson never depends on whether this operator happened to hold one in memory (local
+        mode's planner always does); one that replayed this outcome already has learned it.
+        """
         assert self.stages is not None
         ctx = self.stages.ctx
         outcome = history.outcome_of(self.doc)
-        if ctx.planner is None or outcome is None or self.name in ctx.replayed:
-            return  # a planner built later replays it from the documents
+        if outcome is None:
+            return
+        if ctx.planner is None:
+            others = [e for e in await self.stages.experiments() if e.name != self.name]
+            await self.memo.planner(ctx, others)
+        if ctx.planner is None or self.name in ctx.replayed:
+            return
         ctx.replayed.add(self.name)
         async with ctx.design_lock:
             lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
         if lesson:
             body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                             {"status": {"lesson": lesson}}, "status")
+                                             {"status": status_update(self.doc, lesson=lesson)},
+                                             "status")
             self.doc = ExperimentDoc.parse(body)
 
     # ---- people's decisions ------------------------------------------------------------------

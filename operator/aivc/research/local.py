@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from aivc import settings as settings_mod
-from aivc.api.documents import BestSummary, CampaignDoc, Counts, ExperimentDoc, new_experiment
+from aivc.api.documents import (
+    BestSummary,
+    CampaignDoc,
+    Counts,
+    ExperimentDoc,
+    new_experiment,
+    status_update,
+)
 from aivc.api.spec import CampaignSpec
 from aivc.api.times import parse_time
 from aivc.api.types import Phase, Reason
@@ -222,7 +229,8 @@ class LocalDriver:
         lesson = self.planner.learn(outcome) if outcome is not None else None
         if not lesson:
             return doc
-        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, {"lesson": lesson}))
+        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name,
+                                                           status_update(doc, lesson=lesson)))
 
     def _tell(self, name: str, said: list[Said]) -> None:
         """Warnings and people's decisions on the terminal; progress is the table's job."""

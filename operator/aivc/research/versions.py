@@ -12,17 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from aivc.api.documents import (
     CommitRecord,
     ExperimentDoc,
-    Json,
     condition,
-    experiment_status_json,
     set_conditions,
-    status_patch,
+    status_update,
 )
 from aivc.api.spec import CampaignSpec
 from aivc.api.times import iso
@@ -77,7 +74,5 @@ class Versioner:
                                  "conditions": set_conditions(status.conditions, [done], now)})
 
     def _write(self, doc: ExperimentDoc, fields: Mapping[str, object]) -> ExperimentDoc:
-        new = replace(doc.status, **fields)  # type: ignore[arg-type]
-        patch: Json = status_patch(doc.stored or experiment_status_json(doc.status),
-                                   experiment_status_json(new))
+        patch = status_update(doc, **fields)
         return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, patch))
