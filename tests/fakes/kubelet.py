@@ -1,6 +1,6 @@
 """Plays the kubelet for the API emulator: each sandbox Job's pod runs as a local process.
 
-`aivc.kube.podrunner.PodRunner` does the Job-controller bookkeeping (Pod per Job, statuses,
+`aivc.testing.kubelet.PodRunner` does the Job-controller bookkeeping (Pod per Job, statuses,
 termination message, log). This subclass "mounts" the pod's volumes — the codec ConfigMap
 is written to a temporary directory, each `emptyDir` is another — and runs the container's
 command with those paths swapped in, so the real `python -m aivc.sandbox` measures the real
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aivc.kube.podrunner import PodResult, PodRunner
+from aivc.testing.kubelet import PodResult, PodRunner
 
 
 @dataclass

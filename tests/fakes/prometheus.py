@@ -4,7 +4,7 @@
         prom.wait_for('up{job="aivc-local"} == 1')
         prom.query("aivc_campaign_running")
 
-A thin test-side wrapper over `aivc.observe.promserver.Prometheus` (which the board
+A thin test-side wrapper over `aivc.boards.promserver.Prometheus` (which the board
 snapshots use too): it fails the test with the set-up hint when the binary is missing,
 and shows Prometheus' own log when a test using it fails.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from aivc.observe.promserver import Prometheus, PrometheusError, free_port
+from aivc.boards.promserver import Prometheus, PrometheusError, free_port
 
 __all__ = ["Prometheus", "PrometheusError", "free_port", "prometheus", "require_binaries"]
 

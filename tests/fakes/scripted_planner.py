@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aivc.research.planner import DesignRequest, Outcome, PlannerError, Proposal
-from aivc.research.spec import CampaignSpec
+from aivc.api.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, PlannerError, Proposal
 from aivc.settings import Settings
 
 CODECS = Path(__file__).resolve().parent / "codecs"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aivc.api.spec import CampaignSpec
 from aivc.kube.jobs import Stage, build_sandbox_job
-from aivc.research.spec import CampaignSpec
 
 CAMPAIGN = {
     "apiVersion": "aivc.dev/v1alpha1", "kind": "Campaign",

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from aivc.api.spec import CampaignSpec
 from aivc.codec.reference import reference_source
 from aivc.evaluate.clips import synthetic_clip, write_yuv
-from aivc.research.planner import DesignRequest, Outcome, PlannerError, Proposal
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, PlannerError, Proposal
 from aivc.settings import PathSettings, Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -129,7 +129,7 @@ def _campaign_schema(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_values_become_campaign_defaults_the_api_server_fills_in() -> None:
-    from aivc.research.spec import apply_defaults
+    from aivc.api.spec import apply_defaults
 
     values = {"sandbox": {"image": {"repository": "registry.local/sandbox", "tag": "7"},
                           "gpuResourceName": "amd.com/gpu", "gpus": 2, "runtimeClassName": "gvisor",

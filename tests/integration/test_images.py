@@ -160,8 +160,8 @@ def _in_venv(venv: Path, *args: str, cwd: Path, system_path: bool = False,
 @pytest.mark.slow
 def test_sandbox_environment_is_the_pinned_cpu_stand_in_with_the_package_data(
         sandbox_venv: Path, tmp_path: Path) -> None:
-    code = ("import aivc, torch, constriction, json; from aivc.research import spec;"
-            "print(json.dumps([aivc.__file__, torch.__version__, spec.crd('Campaign')['kind']]))")
+    code = ("import aivc, torch, constriction, json; from aivc.api import crds;"
+            "print(json.dumps([aivc.__file__, torch.__version__, crds.crd('Campaign')['kind']]))")
     proc = _in_venv(sandbox_venv, "-c", code, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     where, torch_version, crd_kind = json.loads(proc.stdout)

@@ -6,13 +6,13 @@ import random
 
 import pytest
 
+from aivc.api.spec import CampaignSpec
 from aivc.llm.client import AnthropicClient
 from aivc.llm.retrying import RetryPolicy
 from aivc.observe.metrics import REGISTRY
 from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Failure
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec, PlannerError
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError
 from aivc.settings import LLMSettings
 from tests.fakes.messages_server import FakeMessagesServer, overloaded, text_only, tool_use
 

@@ -11,10 +11,10 @@ import os
 import pytest
 
 from aivc import settings as settings_mod
+from aivc.api.spec import CampaignSpec
 from aivc.llm.tools import check_source
 from aivc.research.llm_planner import LLMPlanner
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec
 
 SETTINGS = settings_mod.load()
 ENABLED = bool(SETTINGS.llm.api_key) and os.environ.get("AIVC_REAL_LLM") == "1"

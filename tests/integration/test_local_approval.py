@@ -6,9 +6,10 @@ import localcamp
 import pytest
 from localcamp import ScriptedPlanner, campaign, resumed, settings
 
+from aivc.api.documents import Counts
+from aivc.api.types import DECISION_ANNOTATION
 from aivc.cli import main
 from aivc.research.local import run_campaign
-from aivc.store.base import DECISION_ANNOTATION
 from aivc.store.local import LocalStore
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_a_needs_human_experiment_continues_after_a_retry_with_a_note(baseline_r
     assert DECISION_ANNOTATION not in (done["metadata"].get("annotations") or {})
     assert done["status"]["decision"]["decision"] == "retry"
     assert [d["error"]["stage"] for d in done["status"]["failedDesigns"]] == ["validation", "validation"]
-    assert second.needs_human == () and second.counts["adopted"] == 2
+    assert second.needs_human == () and second.counts.adopted == 2
 
 
 def test_a_skipped_experiment_is_recorded_as_failed(baseline_run, tmp_path, clips_dir, cache_dir):
@@ -57,8 +58,8 @@ def test_a_skipped_experiment_is_recorded_as_failed(baseline_run, tmp_path, clip
     summary = run_campaign(spec, run_dir, planner=planner, settings=settings(cache_dir), progress=False)
     status = store.get("Experiment", "tiny-0001")["status"]
     assert (status["phase"], status["verdict"]) == ("Failed", "Skipped")
-    assert summary.counts == {"total": 2, "adopted": 1, "rejected": 0, "failed": 1, "needsHuman": 0,
-                              "running": 0}
+    assert summary.counts == Counts(total=2, adopted=1, rejected=0, failed=1, needs_human=0,
+                                    running=0)
     assert summary.needs_human == ()
 
 

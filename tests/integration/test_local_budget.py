@@ -28,7 +28,7 @@ def test_the_experiment_budget_stops_the_campaign_and_a_report_is_written(baseli
                            progress=False)
     assert names(run_dir) == ["tiny-0000", "tiny-0001"]
     assert summary.stop_reason == "budget.maxExperiments reached (2 of 2)"
-    assert summary.counts["total"] == 2 and summary.counts["running"] == 0
+    assert summary.counts.total == 2 and summary.counts.running == 0
     status = LocalStore(run_dir).get("Campaign", "tiny")["status"]
     assert status["phase"] == "Completed" and status["stopReason"] == summary.stop_reason
     assert summary.report is not None and status["report"] == str(summary.report)

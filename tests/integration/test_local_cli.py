@@ -33,7 +33,7 @@ def test_get_campaigns_shows_counts_and_the_best_version(finished_run, capsys):
 def test_describe_experiment_shows_hypothesis_metrics_and_commit(finished_run, capsys):
     assert main(["describe", "experiment", "tiny-0001", "--run-dir", str(finished_run)]) == 0
     out = capsys.readouterr().out
-    for part in ("Hypothesis:", "motion compensation", "Metrics:", "bdRate", "main.yuv",
+    for part in ("Hypothesis:", "motion compensation", "Metrics:", "BD-rate vs x264", "main.yuv",
                  "Commit:", "v1 ", "Source:", "Parent:"):
         assert part in out
 

@@ -39,7 +39,7 @@ def test_every_adoption_is_a_tagged_commit_with_source_results_and_metrics(finis
         body = git(repo, "log", "-1", "--format=%B", tag)
         assert f"Experiment: {name}" in body
         assert f"BD-rate vs x264: {exp['status']['metrics']['bdRate']:.3f}%" in body
-        assert {"type": "Committed", "status": "True"}.items() <= exp["status"]["conditions"][0].items()
+        assert {"type": "Committed", "status": "True"}.items() <= committed(exp["status"]).items()
 
 
 def test_a_commit_failure_is_reported_and_retried_but_never_loses_the_adoption(baseline_run, tmp_path,
@@ -52,7 +52,7 @@ def test_a_commit_failure_is_reported_and_retried_but_never_loses_the_adoption(b
     run_campaign(spec, run_dir, planner=ScriptedPlanner(), settings=settings(cache_dir), progress=False)
     status = LocalStore(run_dir).get("Experiment", "tiny-0001")["status"]
     assert status["verdict"] == "Adopted" and "commit" not in status
-    cond = status["conditions"][0]
+    cond = committed(status)
     assert (cond["type"], cond["status"], cond["reason"]) == ("Committed", "False", "CommitFailed")
     assert "cannot open evolution repo" in cond["message"]
 
@@ -61,3 +61,8 @@ def test_a_commit_failure_is_reported_and_retried_but_never_loses_the_adoption(b
     status = LocalStore(run_dir).get("Experiment", "tiny-0001")["status"]
     assert status["commit"]["tag"] == "tiny/v1"
     assert git(blocker / "repo", "tag") == "tiny/v1"  # v0 went to the default repo before
+
+
+def committed(status: dict) -> dict:
+    """The Committed condition among an experiment's conditions."""
+    return next(c for c in status["conditions"] if c["type"] == "Committed")

@@ -11,8 +11,8 @@ import localcamp
 import pytest
 from localcamp import settings
 
+from aivc.api.spec import CampaignSpec
 from aivc.research.local import run_campaign
-from aivc.research.spec import CampaignSpec
 from aivc.store.local import LocalStore
 
 pytestmark = pytest.mark.slow
@@ -28,8 +28,8 @@ def test_twenty_search_experiments_beat_the_baseline_by_ten_points(tmp_path, cac
     summary = run_campaign(spec, tmp_path, settings=settings(cache_dir), progress=False)
     experiments = LocalStore(tmp_path).list("Experiment")
     v0 = experiments[0]["status"]
-    assert summary.counts["total"] == 20
+    assert summary.counts.total == 20
     assert v0["versionName"] == "v0"
     best = summary.best
-    assert best is not None and best["version"] != "v0"
-    assert v0["metrics"]["bdRate"] - best["bdRate"] >= 10.0, (v0["metrics"]["bdRate"], best)
+    assert best is not None and best.version != "v0" and best.bd_rate is not None
+    assert v0["metrics"]["bdRate"] - best.bd_rate >= 10.0, (v0["metrics"]["bdRate"], best)

@@ -16,7 +16,7 @@ import git
 import pytest
 
 from aivc.kube.client import CAMPAIGNS, CONFIGMAPS
-from aivc.research.planner import PlannerError
+from aivc.research.planning import PlannerError
 from tests.fakes.cluster import NAMESPACE, Cluster, campaign_manifest
 from tests.fakes.scripted_planner import ScriptedPlanner, proposal
 

@@ -1,4 +1,5 @@
-"""Deleting an Experiment mid-execution removes its Jobs, Pods and codec ConfigMap.
+"""Deleting an Experiment mid-execution removes its Jobs, Pods and codec ConfigMap, and
+refunds nothing: the campaign's started count (`status.nextSequence`) never goes down.
 
 Cleanup is Kubernetes' garbage collector following owner references (the emulator plays
 it), so it works even when the operator is down; kopf's finalizer exists only while the
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aivc.kube.client import CONFIGMAPS, EXPERIMENTS, PODS, NotFound
+from aivc.kube.client import CAMPAIGNS, CONFIGMAPS, EXPERIMENTS, PODS, NotFound
 from tests.fakes.cluster import NAMESPACE, Cluster, campaign_manifest
 from tests.fakes.scripted_planner import ScriptedPlanner
 
@@ -55,10 +56,16 @@ async def _scenario(data_dir: Path) -> dict[str, Any]:
             await cluster.wait_for(lambda: _gone(cluster), 30, "the experiment to go")
             await cluster.wait_for(lambda: _cleaned(cluster, uid), 30, "the garbage collector")
             out["after"] = await _owned_by(cluster, uid)
-            await cluster.wait_for(lambda: _names(cluster), 30, "a replacement experiment")
+            out["campaign"] = await cluster.wait_for(lambda: _completed(cluster), 30,
+                                                     "the campaign to complete")
             out["names"] = await _names(cluster)
         out["uncovered"] = cluster.audit("deletion", memo)
     return out
+
+
+async def _completed(cluster: Cluster) -> dict[str, Any] | None:
+    campaign = await cluster.get(CAMPAIGNS, "gone")
+    return campaign if (campaign.get("status") or {}).get("phase") == "Completed" else None
 
 
 async def _names(cluster: Cluster) -> list[str]:
@@ -88,8 +95,10 @@ def test_deleting_the_experiment_removes_its_jobs_pods_and_configmap(run: dict[s
     assert run["after"] == []
 
 
-def test_the_campaign_replaces_it_under_a_new_sequence_number(run: dict[str, Any]) -> None:
-    assert run["names"] == ["gone-0001"]
+def test_a_deleted_experiment_still_counts_against_the_budget(run: dict[str, Any]) -> None:
+    status = run["campaign"]["status"]
+    assert run["names"] == []
+    assert status["nextSequence"] == 1 and "maxExperiments reached (1 of 1)" in status["stopReason"]
 
 
 def test_every_api_call_is_covered_by_the_required_permissions(run: dict[str, Any]) -> None:

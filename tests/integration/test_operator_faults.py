@@ -14,7 +14,7 @@ import kmock
 import pytest
 
 from aivc.kube.client import EXPERIMENTS
-from aivc.kube.emulator import Fault
+from aivc.testing.emulator import Fault
 from tests.fakes.cluster import NAMESPACE, Cluster, campaign_manifest
 from tests.fakes.scripted_planner import ScriptedPlanner
 

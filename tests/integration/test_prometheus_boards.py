@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aivc.observe import dashboards, snapshots
-from aivc.observe.scraped import ScrapedRuns
+from aivc.boards import dashboards, snapshots
+from aivc.boards.scraped import ScrapedRuns
 from tests.fakes.messages_server import FakeMessagesServer, tool_use
 from tests.fakes.prometheus import PrometheusError, free_port, require_binaries
 

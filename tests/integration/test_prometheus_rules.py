@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from aivc.observe import dashboards
+from aivc.boards import dashboards
 from tests.fakes.prometheus import require_binaries
 
 GRAFANA = Path(__file__).resolve().parents[2] / "grafana"

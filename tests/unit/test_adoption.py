@@ -1,33 +1,56 @@
-"""Adoption: beat the best on the campaign clips without regressing on held-out clips."""
+"""The adoption rule: a direct comparison with the best, with a margin, a chroma bound and the
+held-out clips, and a verdict that says why in words."""
 
 from __future__ import annotations
 
 import pytest
 
-from aivc.research.adoption import Standing, decide
+from aivc.research.adoption import Evidence, Rules, decide
 
-BEST = Standing(10.0, {"bbb": 20.0})
+RULES = Rules(margin=0.5, max_chroma_loss_db=0.5, held_out_tolerance=0.0)
+GOOD = Evidence(score=80.0, vs_best=-3.0, chroma_vs_best={"U": -0.1, "V": 0.2},
+                held_out_vs_best={"h": -1.0})
 
 CASES = [
-    ("the first correct version is adopted", Standing(None, {}), None, True, "first version"),
-    ("a better candidate is adopted", Standing(8.0, {"bbb": 20.5}), BEST, True, "-2.00 points"),
-    ("an equal candidate is rejected", Standing(10.0, {"bbb": 20.0}), BEST, False, "does not beat"),
-    ("a worse candidate is rejected", Standing(12.0, {"bbb": 19.0}), BEST, False, "does not beat"),
-    ("a held-out regression past the tolerance is rejected", Standing(5.0, {"bbb": 22.5}), BEST,
-     False, "held-out clip bbb regresses"),
-    ("a held-out regression within the tolerance is fine", Standing(5.0, {"bbb": 21.9}), BEST,
-     True, "beats"),
-    ("a held-out clip that cannot be scored is rejected", Standing(5.0, {"bbb": None}), BEST, False,
-     "held-out clip bbb: no BD-rate"),
-    ("a candidate without a BD-rate is rejected", Standing(None, {"bbb": 1.0}), BEST, False,
-     "no BD-rate"),
-    ("any BD-rate beats a best that had none", Standing(50.0, {}), Standing(None, {}), True, "beats"),
+    ("beats the best everywhere", GOOD, True, "BD-rate (PSNR-YUV) vs the best -3.00%"),
+    ("no score against the anchor",
+     Evidence(score=None, score_missing="a: insufficient overlap: ...", vs_best=-9.0),
+     False, "no score against the anchor: a: insufficient overlap"),
+    ("no comparison with the best",
+     Evidence(score=80.0, vs_best=None, vs_best_missing="a: insufficient overlap"),
+     False, "cannot be compared with the best: a: insufficient overlap"),
+    ("better, but not by the margin", Evidence(score=80.0, vs_best=-0.3), False,
+     "vs the best is -0.30% on the campaign clips; adoption needs -0.50% or better"),
+    ("worse than the best", Evidence(score=80.0, vs_best=2.0), False, "+2.00%"),
+    ("luma bought with chroma",
+     Evidence(score=70.0, vs_best=-4.0, chroma_vs_best={"U": -3.5, "V": -3.4}), False,
+     "PSNR-U is -3.50 dB vs the best at equal rate"),
+    ("chroma that cannot be compared",
+     Evidence(score=70.0, vs_best=-4.0, chroma_vs_best={"U": None, "V": 0.0}), False,
+     "PSNR-U cannot be compared"),
+    ("a held-out clip regresses",
+     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": 0.4}), False,
+     "held-out clip h regresses: BD-rate vs the best +0.40%"),
+    ("a held-out clip not measured",
+     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": None},
+              held_out_missing={"h": "not measured"}), False,
+     "held-out clip h cannot be compared with the best: not measured"),
 ]
 
 
-@pytest.mark.parametrize(("cand", "best", "adopt", "why"), [c[1:] for c in CASES],
+@pytest.mark.parametrize(("evidence", "adopt", "words"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
-def test_adoption_rule(cand, best, adopt, why):
-    verdict = decide(cand, best, tolerance=2.0)
+def test_the_rule_decides_and_says_why(evidence, adopt, words):
+    verdict = decide(evidence, True, RULES)
     assert verdict.adopt is adopt
-    assert why in verdict.reason
+    assert words in verdict.reason
+
+
+def test_the_first_version_that_runs_is_adopted_even_without_a_score():
+    verdict = decide(Evidence(score=None, score_missing="a: insufficient overlap"), False, RULES)
+    assert verdict.adopt and "starting point" in verdict.reason and "insufficient overlap" in verdict.reason
+
+
+def test_a_held_out_tolerance_lets_a_small_regression_pass():
+    assert decide(Evidence(score=1.0, vs_best=-2.0, held_out_vs_best={"h": 0.4}), True,
+                  Rules(held_out_tolerance=0.5)).adopt

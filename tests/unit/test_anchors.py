@@ -19,7 +19,7 @@ from aivc.evaluate.anchors import (
     pick_setup,
 )
 from aivc.evaluate.clips import load_clip, write_yuv
-from aivc.evaluate.metrics import kbps
+from aivc.evaluate.quality import kbps
 
 CLIP = "carphone:16"  # the same clip test_bdrate uses, so the session cache serves both
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from aivc.api.documents import ExperimentDoc
 from aivc.research.archive import best_experiment, parents_from, pareto_front
 
 
-def adopted(version: int, bd: float | None, fps: float, verdict: str = "Adopted") -> dict:
+def adopted(version: int, bd: float | None, fps: float, verdict: str = "Adopted") -> ExperimentDoc:
     metrics = {"encodeFps": fps, "kbps": 100.0, "psnrY": 35.0}
     if bd is not None:
         metrics["bdRate"] = bd
-    return {"metadata": {"name": f"c-{version:04d}"},
-            "status": {"verdict": verdict, "version": version, "metrics": metrics,
-                       "params": {"BLOCK": 8 * (version + 1)}}}
+    return ExperimentDoc.parse({
+        "metadata": {"name": f"c-{version:04d}"}, "spec": {"campaign": "c", "sequence": version},
+        "status": {"phase": "Succeeded", "verdict": verdict, "version": version, "metrics": metrics,
+                   "params": {"BLOCK": 8 * (version + 1)}}})
 
 
 EXPS = [adopted(0, 90.0, 60.0), adopted(1, 30.0, 30.0), adopted(2, 35.0, 5.0),
@@ -19,7 +21,7 @@ EXPS = [adopted(0, 90.0, 60.0), adopted(1, 30.0, 30.0), adopted(2, 35.0, 5.0),
 
 
 def test_the_front_keeps_versions_no_other_beats_on_both_rate_and_speed():
-    names = [e["metadata"]["name"] for e in pareto_front(EXPS)]
+    names = [e.name for e in pareto_front(EXPS)]
     assert names == ["c-0003", "c-0001", "c-0000"]  # v2 is slower and worse than v1
 
 
@@ -45,4 +47,5 @@ def test_no_adoption_means_no_parents():
 
 
 def test_a_version_without_bd_rate_is_still_the_best_when_it_is_the_only_one():
-    assert best_experiment([adopted(0, None, 5.0)])["metadata"]["name"] == "c-0000"
+    best = best_experiment([adopted(0, None, 5.0)])
+    assert best is not None and best.name == "c-0000"

@@ -117,8 +117,55 @@ def test_a_raw_file_that_is_not_whole_frames_is_refused(tmp_path: Path, cache: P
 
 
 def test_clip_specs_round_trip_through_their_text_form() -> None:
-    for text in ("bikes", "bikes:48", "bikes:48:320x240", "bikes::320x240", "c.yuv:30::352x288@25"):
+    for text in ("bikes", "bikes:48", "bikes:48:320x240", "bikes::320x240", "c.yuv:30::352x288@25",
+                 "bikes@100:48:320x240", "c.yuv@7:::352x288@25"):
         assert str(ClipSpec.parse(text)) == text
         assert ClipSpec.from_dict(ClipSpec.parse(text).to_dict()) == ClipSpec.parse(text)
     assert clips.parse_clip_list("carphone:8, bikes:4") == [ClipSpec("carphone", 8),
                                                              ClipSpec("bikes", 4)]
+
+
+@pytest.fixture
+def movie(tmp_path: Path) -> Path:
+    """A small file clip with a dot in its name (ffmpeg's own test pattern)."""
+    path = tmp_path / "pattern.v1.mp4"
+    ffmpeg.run(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-frames:v", "12",
+                "-pix_fmt", "yuv420p", "-y", str(path)], "make a test movie")
+    return path
+
+
+def test_a_file_clip_loaded_whole_then_cropped_gets_the_cropped_frames(cache: Path, movie: Path) -> None:
+    whole = load_clip(str(movie), cache)
+    cropped = load_clip(f"{movie}:6:160x120", cache)
+    assert_420(whole, 320, 240, 12)
+    assert_420(cropped, 160, 120, 6)
+    assert np.array_equal(cropped.y, whole.y[:6, 60:180, 80:240])
+    assert load_clip(str(movie), cache).y.shape == whole.y.shape  # each spec its own entry
+
+
+def test_a_start_frame_selects_a_later_segment_of_the_same_source(cache: Path, movie: Path) -> None:
+    whole = load_clip(str(movie), cache)
+    segment = load_clip(f"{movie}@5:4:160x120", cache)
+    assert_420(segment, 160, 120, 4)
+    assert np.array_equal(segment.y, whole.y[5:9, 60:180, 80:240])
+    assert np.array_equal(segment.v, whole.v[5:9, 30:90, 40:120])
+    with pytest.raises(AivcError, match="only 2 after frame 10"):
+        load_clip(f"{movie}@10:4", cache)
+
+
+def test_a_start_frame_works_for_raw_files_too(tmp_path: Path, cache: Path) -> None:
+    video = synthetic_clip(32, 16, 6, seed=3)
+    path = tmp_path / "seg.yuv"
+    write_yuv(video, path)
+    segment = load_clip(f"{path}@2:3::32x16@25", cache)
+    assert np.array_equal(segment.y, video.y[2:5]) and np.array_equal(segment.u, video.u[2:5])
+
+
+def test_every_element_of_the_spec_and_the_source_are_in_the_cache_key(cache: Path, movie: Path) -> None:
+    specs = [ClipSpec.parse(t) for t in (f"{movie}", f"{movie}:6", f"{movie}::160x120",
+                                          f"{movie}@2", f"{movie}@2:6:160x120")]
+    entries = {clips.cache_entry(s, movie, cache) for s in specs}
+    assert len(entries) == len(specs)
+    before = clips.cache_entry(specs[0], movie, cache)
+    movie.write_bytes(movie.read_bytes() + b"\0")  # the source changed
+    assert clips.cache_entry(specs[0], movie, cache) != before

@@ -10,10 +10,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from aivc.api.crds import crd, schema
+from aivc.api.documents import ExperimentStatus, experiment_status_json
+from aivc.api.spec import ManifestError, validate
 from aivc.kube.memo import MAX_CAMPAIGN_NAME, OperatorMemo
 from aivc.kube.settings import OperatorConfig
-from aivc.research.spec import ManifestError, crd, schema, validate
-from aivc.research.status import state_from_status, state_to_status
 from aivc.store.base import merge_patch, new_document
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def test_crds_are_valid_and_structural(kind: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "columns", "short"), [
-    ("Experiment", ["Campaign", "Phase", "Version", "BD-Rate", "kbps", "PSNR-Y", "Verdict", "Age"], "exp"),
+    ("Experiment", ["Campaign", "Phase", "Version", "BD-Rate", "kbps", "PSNR-YUV", "Verdict", "Age"], "exp"),
     ("Campaign", ["Phase", "Experiments", "Best", "BD-Rate", "Human-Needed", "Cost", "Age"], "camp"),
 ])
 def test_crds_serve_status_short_names_and_the_printer_columns(kind: str, columns: list[str],
@@ -82,7 +83,7 @@ def test_experiments_as_campaigns_create_them_validate() -> None:
 
 
 def test_the_status_the_operator_writes_fits_the_experiment_schema() -> None:
-    status = {**state_to_status(state_from_status(None)), "phase": "Succeeded", "verdict": "Adopted",
+    status = {**experiment_status_json(ExperimentStatus()), "phase": "Succeeded", "verdict": "Adopted",
               "version": 2, "versionName": "v2", "generation": 1, "resultsSource": "log",
               "results": {"mode": "evaluate", "levels": []}, "jobs": {"execution": "x-run1"},
               "decision": {"decision": "adopt", "note": None, "by": "kubectl-annotate",
@@ -103,3 +104,17 @@ def test_long_campaign_names_are_refused_by_the_operator_too() -> None:
         memo.context("default", doc["metadata"]["name"], doc)
     rule = crd("Campaign")["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
     assert f"<= {MAX_CAMPAIGN_NAME}" in rule[0]["rule"]
+
+
+@pytest.mark.parametrize("kind", ["Campaign", "Experiment"])
+def test_every_field_of_the_crds_says_what_it_is_for(kind: str) -> None:
+    def missing(node: dict, path: str) -> list[str]:
+        out = [] if node.get("description") else [path or "(root)"]
+        for name, sub in (node.get("properties") or {}).items():
+            out += missing(sub, f"{path}.{name}")
+        items = node.get("items")
+        if isinstance(items, dict) and items.get("properties"):
+            out += missing(items, f"{path}[]")
+        return out
+
+    assert missing(schema(kind), "") == []

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from prometheus_client import Counter, Gauge, Histogram
 
-from aivc.observe import dashboards, metrics
+from aivc.boards import dashboards
+from aivc.observe import metrics
 
 REPO = Path(__file__).resolve().parents[2]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

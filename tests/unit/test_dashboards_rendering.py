@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from aivc.observe import charts, dashboards
+from aivc.boards import charts, dashboards
 
 
 def test_legends_fill_in_labels_like_grafana() -> None:

@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from aivc.api.spec import CampaignSpec
 from aivc.kube.jobs import (
     MAX_JOB_NAME,
     Stage,
@@ -24,7 +25,6 @@ from aivc.kube.jobs import (
     job_name,
 )
 from aivc.kube.settings import JobSettings
-from aivc.research.spec import CampaignSpec
 from tests.integration.pod_security import restricted_violations
 
 EXPECTED = Path(__file__).resolve().parents[1] / "expected"

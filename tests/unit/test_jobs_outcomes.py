@@ -52,7 +52,7 @@ def test_without_a_log_the_summary_rows_stand_in_and_say_so() -> None:
     full = result()
     done = finished(Stage.EXECUTION, job(), pod(full.summary()), None, SHA)
     assert isinstance(done.event, ExecutionFinished)
-    assert done.status["resultsSource"] == "terminationMessage"
+    assert done.status["results_source"] == "terminationMessage"
     levels = EvaluationResult.from_dict(done.status["results"]).levels
     assert [(lv.kbps, lv.psnr_y) for lv in levels] == [(round(r.kbps, 2), round(r.psnr_y, 3)) for r in full.levels]
 

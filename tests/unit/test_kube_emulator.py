@@ -11,7 +11,7 @@ import kopf
 import pytest
 
 from aivc.kube.client import CONFIGMAPS, EXPERIMENTS, JOBS, PODS, Conflict, KubeApi, NotFound
-from aivc.kube.emulator import ApiServer
+from aivc.testing.emulator import ApiServer
 
 NS = "ns"
 

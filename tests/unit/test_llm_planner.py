@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from aivc.api.documents import Metrics
+from aivc.api.spec import CampaignSpec
 from aivc.llm.accounting import TokenUsage, cost_usd
 from aivc.llm.client import LLMError, LLMResponse
 from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Failure
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec, PlannerError
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError
 from aivc.settings import LLMSettings
 
 MODEL = "claude-sonnet-4-6"
@@ -85,7 +86,7 @@ def test_a_proposal_edits_the_best_parent_and_carries_its_hypothesis_and_cost():
     assert call["system"][-1]["cache_control"] == {"type": "ephemeral"}
     parent_block = call["messages"][0]["content"][0]
     assert parent_block["cache_control"] == {"type": "ephemeral"} and "STEP = 8" in parent_block["text"]
-    assert "v1: bd_rate_%=20" in client.prompt()  # the rest of the archive is summarised
+    assert "v1: score_bd_rate_yuv_%=20" in client.prompt()  # the rest of the archive is summarised
 
 
 def test_the_persons_note_reaches_the_prompt():
@@ -154,7 +155,7 @@ def test_an_api_failure_becomes_a_planner_error_of_category_llm():
 
 def measured(seq: int, verdict: str = "Rejected", bd: float = 11.0) -> Outcome:
     return Outcome(sequence=seq, hypothesis=f"idea {seq}", verdict=verdict, parent_version=3,
-                   bd_rate=bd, bd_rate_vs_best=bd - 12.5, metrics={"kbps": 380.0})
+                   bd_rate=bd, bd_rate_vs_best=bd - 12.5, metrics=Metrics(kbps=380.0))
 
 
 def test_a_measured_outcome_becomes_a_lesson_that_later_prompts_show():
@@ -164,7 +165,7 @@ def test_a_measured_outcome_becomes_a_lesson_that_later_prompts_show():
     p = planner(client)
     assert p.learn(measured(1)) == "[keep] A step of 6 saved 3% over 8."
     analysis = client.prompt(0)
-    assert "idea 1" in analysis and "bd_rate_%=11" in analysis and "Rejected" in analysis
+    assert "idea 1" in analysis and "score_bd_rate_yuv_%=11" in analysis and "Rejected" in analysis
     assert client.calls[0]["tool_choice"]["name"] == "record_analysis"
     proposal = p.propose(request(seq=2))
     assert "[keep] A step of 6 saved 3% over 8." in client.prompt()

@@ -1,4 +1,4 @@
-"""Quality metrics (aivc.evaluate.metrics): known values, the clip-level definitions, and
+"""Quality metrics (aivc.evaluate.quality): known values, the clip-level definitions, and
 agreement with ffmpeg's psnr and ssim filters on real frames."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aivc.codec.contract import Video
 from aivc.errors import ContractError
 from aivc.evaluate import ffmpeg
 from aivc.evaluate.clips import read_yuv, synthetic_clip, write_yuv
-from aivc.evaluate.metrics import PSNR_CAP_DB, kbps, measure, mse, psnr, ssim
+from aivc.evaluate.quality import PSNR_CAP_DB, kbps, measure, mse, psnr, ssim
 
 
 def _ssim_by_the_book(a: np.ndarray, b: np.ndarray) -> float:

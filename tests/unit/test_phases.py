@@ -6,22 +6,25 @@ from dataclasses import replace
 
 import pytest
 
+from aivc.api.documents import (
+    Attempts,
+    ExperimentStatus,
+    Failure,
+    experiment_status_json,
+    parse_experiment_status,
+)
+from aivc.api.spec import Limits
+from aivc.api.types import Decision, Phase, Verdict
 from aivc.research.phases import (
     Analyzed,
-    Attempts,
     CommitVersion,
-    Decision,
     Designed,
     DesignFailed,
     ExecutionFailed,
     ExecutionFinished,
-    ExperimentState,
-    Failure,
     HumanDecision,
     IllegalTransition,
-    Limits,
     NotifyHuman,
-    Phase,
     RecordLesson,
     RequestDesign,
     RunAnalysis,
@@ -30,19 +33,17 @@ from aivc.research.phases import (
     Start,
     ValidationFailed,
     ValidationPassed,
-    Verdict,
     accepts,
     resume_action,
     step,
 )
-from aivc.research.status import state_from_status, state_to_status
 
 LIMITS = Limits(design=1, validation=2, execution=1)
 ERR = Failure("validation", "crash", "boom")
 
 
-def at(phase: Phase, **kw: object) -> ExperimentState:
-    return replace(ExperimentState(phase=phase), **kw)  # type: ignore[arg-type]
+def at(phase: Phase, **kw: object) -> ExperimentStatus:
+    return replace(ExperimentStatus(phase=phase), **kw)  # type: ignore[arg-type]
 
 
 # (name, state, event, next phase, action types, extra checks on the new state)
@@ -180,4 +181,4 @@ def test_a_resumed_experiment_owes_the_action_of_its_persisted_phase(state, acti
 def test_state_survives_a_round_trip_through_the_status_document():
     state = at(Phase.NEEDS_HUMAN, attempts=Attempts(1, 2, 3), last_error=ERR, verdict=None,
                human_reason="why", human_note="note", has_results=True, version=None)
-    assert state_from_status(state_to_status(state)) == state
+    assert parse_experiment_status(experiment_status_json(state)) == state

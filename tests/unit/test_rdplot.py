@@ -26,7 +26,7 @@ def test_a_result_is_plotted_per_clip_even_with_an_empty_curve(tmp_path: Path) -
     res.clips = [ClipInfo("a", 176, 144, 8, 25.0), ClipInfo("b", 176, 144, 8, 25.0)]
     res.levels = [LevelResult("a", lv, 8, 1000, k, p, p, p, p, 0.9, 0.1, 0.1)
                   for lv, (k, p) in enumerate([(300.0, 38.0), (100.0, 33.0)])]
-    points = [AnchorPoint(k, p, p, 0.9, 1.0, i) for i, (k, p) in enumerate([(200, 39), (80, 34)])]
+    points = [AnchorPoint(k, p, p, p, p, 0.9, 1.0, i) for i, (k, p) in enumerate([(200, 39), (80, 34)])]
     anchors = {"a": {"x264": AnchorCurve("x264", "a", points, "v", {}, 8)}}
     out = plot_result(tmp_path / "rd.png", res, anchors, title="two clips")
     image = matplotlib.image.imread(out)

@@ -26,7 +26,7 @@ from aivc.codec.reference import (
     reference_source,
 )
 from aivc.evaluate.clips import synthetic_clip
-from aivc.evaluate.metrics import psnr
+from aivc.evaluate.quality import psnr
 
 NAMES = sorted(REFERENCE_CODECS)
 ALLOWED_IMPORTS = {"math", "struct", "numpy", "scipy", "constriction", "zlib", "lzma", "bz2"}

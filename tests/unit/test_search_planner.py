@@ -7,11 +7,11 @@ import ast
 
 import pytest
 
+from aivc.api.spec import CampaignSpec
 from aivc.codec import space
 from aivc.research.phases import Failure
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec
 from aivc.research.search_planner import SearchPlanner, canonical
-from aivc.research.spec import CampaignSpec
 
 SPEC = CampaignSpec.from_manifest({"kind": "Campaign", "metadata": {"name": "c"},
                                    "spec": {"dataset": {"clips": ["carphone:10"]}, "seed": 7}})

@@ -14,7 +14,7 @@ from aivc.codec import space
 from aivc.codec.contract import as_video, check_codec_namespace, check_video
 from aivc.codec.reference import REFERENCE_CODECS, TEMPLATE, V0, reference_source
 from aivc.evaluate.clips import synthetic_clip
-from aivc.evaluate.metrics import psnr
+from aivc.evaluate.quality import psnr
 
 DESIGNS = space.template_space()
 PARAMETRIC = [name for name in sorted(REFERENCE_CODECS) if name != V0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aivc.research.spec import CampaignSpec, ManifestError, load_campaign
+from aivc.api.spec import CampaignSpec, ManifestError, load_campaign
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "local-campaign.yaml"
 
@@ -57,7 +57,7 @@ def test_defaults_are_those_of_the_crd():
     assert spec.planner == "search"
     assert spec.anchor == "x264" and spec.anchors == ("x264", "x265")
     assert spec.budget.max_experiments == 20 and spec.parallelism == 1
-    assert spec.limits.validation == 2 and spec.held_out_tolerance == 2.0
+    assert spec.limits.validation == 2 and spec.held_out_tolerance == 0.0 and spec.min_overlap == 0.8
     assert spec.git_branch == "aivc/evolution" and spec.git_repo is None
 
 

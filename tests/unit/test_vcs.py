@@ -8,6 +8,8 @@ import subprocess
 import git
 import pytest
 
+from aivc.api.documents import Metrics
+from aivc.api.measurements import Quality
 from aivc.vcs.evolution import Evolution, VcsError, commit_message
 
 
@@ -19,11 +21,12 @@ def sh(repo, *args: str) -> str:
 def test_each_version_is_one_commit_with_source_results_and_a_tag(tmp_path):
     evo = Evolution.for_campaign("quick", "aivc/evolution", tmp_path)
     msg = commit_message(0, "quick-0000", "Baseline: the base codec.", None,
-                         {"bdRate": 120.5, "kbps": 300.0, "psnrY": 33.1, "ssimY": 0.91}, "x264")
+                         Metrics(bd_rate=120.5, kbps=300.0,
+                                 quality=Quality(psnr_yuv=33.9, psnr_y=33.1, ssim_y=0.91)), "x264")
     v0 = evo.commit_version(0, "LEVELS = 4\n", json.dumps({"v": 0}), msg)
     v1 = evo.commit_version(1, "LEVELS = 3\n", json.dumps({"v": 1}),
                             commit_message(1, "quick-0001", "Switch on motion compensation.", "v0",
-                                           {"bdRate": 60.0, "bdRateVsBest": -30.0}, "x264"))
+                                           Metrics(bd_rate=60.0, bd_rates={"best": -30.0}), "x264"))
     repo = tmp_path / "evolution" / "quick.git"
     assert sh(repo, "rev-parse", "--abbrev-ref", "HEAD") == "aivc/evolution"
     assert sh(repo, "log", "--format=%s", "aivc/evolution").splitlines() == [
@@ -34,7 +37,7 @@ def test_each_version_is_one_commit_with_source_results_and_a_tag(tmp_path):
     assert sh(repo, "show", "v0:codec.py") == "LEVELS = 4"
     assert json.loads(sh(repo, "show", "v1:results.json")) == {"v": 1}
     body = sh(repo, "log", "-1", "--format=%B", "v0")
-    assert "Experiment: quick-0000" in body and "BD-rate vs x264: 120.500%" in body
+    assert "Experiment: quick-0000" in body and "Score: BD-rate (PSNR-YUV) vs x264: 120.500%" in body
     assert sh(repo, "log", "-1", "--format=%an <%ae>|%cn", "v1") == "AIVC <aivc@localhost>|AIVC"
 
 

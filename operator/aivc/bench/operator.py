@@ -49,7 +49,7 @@ class MarkerPlanner:
         self.source = source
 
     def propose(self, request: Any) -> Any:
-        from aivc.research.planner import Proposal
+        from aivc.research.planning import Proposal
 
         return Proposal(source=f"{self.source}\n# candidate {request.sequence}\n",
                         hypothesis=f"re-measure the base codec ({request.sequence})", parent_version=0)

@@ -18,12 +18,12 @@ from typing import Any
 import kmock
 import yaml
 
+from aivc.api.crds import CRD_DIR
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.inprocess import evaluate_in_process
 from aivc.evaluate.results import EvaluationResult
-from aivc.kube.emulator import ApiServer
-from aivc.kube.podrunner import PodResult, PodRunner
-from aivc.research.spec import CRD_DIR
+from aivc.testing.emulator import ApiServer
+from aivc.testing.kubelet import PodResult, PodRunner
 
 OPERATOR_AGENTS = ("aivc-operator", "kopf/")
 

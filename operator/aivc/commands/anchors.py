@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("anchors", help="compute and show the x264/x265/AV1 anchor curves",
                               description=__doc__.splitlines()[0])
     p.add_argument("--clips", default="carphone",
-                   help="comma-separated clips, NAME[:FRAMES[:WxH]] (default: carphone)")
+                   help="comma-separated clips, NAME[@START][:FRAMES[:WxH]] (default: carphone)")
     p.add_argument("--encoders", default=",".join(ENCODERS),
                    help=f"anchor encoders (default: {','.join(ENCODERS)}); x264 is always "
                         "computed as the BD-rate reference")

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 
+from aivc.api.documents import ExperimentDoc, decision_annotations
+from aivc.api.times import now_iso
+from aivc.api.types import Decision, Phase
 from aivc.commands.options import add_run_dir
 from aivc.errors import AivcError
-from aivc.research.phases import Decision, Phase
-from aivc.store.base import DECISION_ANNOTATION, NOTE_ANNOTATION, StoreError
+from aivc.store.base import StoreError
 from aivc.store.local import open_store
+
+MANAGER = "aivc-approve"
+"""The field manager recorded as the writer of the decision, as `kubectl annotate` is."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,18 +36,18 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.run_dir)
     decision = Decision(args.decision)
     with store.locked():
-        exp = store.get("Experiment", args.name)
-        if exp is None:
+        raw = store.get("Experiment", args.name)
+        if raw is None:
             raise StoreError(f"experiment {args.name} not found in {args.run_dir}")
-        status = exp.get("status") or {}
-        phase = status.get("phase") or Phase.PENDING.value
-        if phase != Phase.NEEDS_HUMAN:
-            raise AivcError(f"experiment {args.name} is {phase}, not NeedsHuman: nothing to approve")
-        if decision is Decision.ADOPT and not status.get("hasResults"):
+        status = ExperimentDoc.parse(raw).status
+        if status.phase is not Phase.NEEDS_HUMAN:
+            raise AivcError(f"experiment {args.name} is {status.phase.value}, not NeedsHuman: "
+                            "nothing to approve")
+        if decision is Decision.ADOPT and not status.has_results:
             raise AivcError(f"experiment {args.name} has no measured results to adopt; "
                             "use retry, skip or reject")
-    annotations = {DECISION_ANNOTATION: decision.value, NOTE_ANNOTATION: args.note or None}
-    store.patch("Experiment", args.name, {"metadata": {"annotations": annotations}})
+    store.patch("Experiment", args.name,
+                decision_annotations(decision, args.note, manager=MANAGER, at=now_iso()))
     print(f"experiment {args.name}: decision {decision.value!r} recorded; a running `aivc run` "
           f"applies it on its next loop, otherwise the next `aivc run --run-dir {args.run_dir}` does")
     return 0

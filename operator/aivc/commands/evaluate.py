@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__.splitlines()[0])
     p.add_argument("codec", type=Path, help="candidate codec source file (LEVELS, encode, decode)")
     p.add_argument("--clips", default="carphone",
-                   help="comma-separated clips, NAME[:FRAMES[:WxH]] (default: carphone)")
+                   help="comma-separated clips, NAME[@START][:FRAMES[:WxH]] (default: carphone)")
     p.add_argument("--anchors", default="x264,x265",
                    help=f"anchor encoders to compare with, from {','.join(ENCODERS)} "
                         "(default: x264,x265)")

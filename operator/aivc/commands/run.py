@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from aivc import settings
+from aivc.api.spec import CampaignSpec, load_manifest_file
 from aivc.commands.options import add_run_dir
-from aivc.research.spec import CampaignSpec, load_manifest_file
 from aivc.store.printing import format_table
 
 
@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"campaign {summary.campaign}: {summary.stop_reason or 'stopped'} "
           f"after {summary.wall_seconds / 60:.1f} min")
     counts = summary.counts
-    print(f"experiments: {counts.get('total', 0)} total, {counts.get('adopted', 0)} adopted, "
-          f"{counts.get('rejected', 0)} rejected, {counts.get('failed', 0)} failed, "
-          f"{counts.get('needsHuman', 0)} waiting for a person")
+    print(f"experiments: {counts.total} total, {counts.adopted} adopted, "
+          f"{counts.rejected} rejected, {counts.failed} failed, "
+          f"{counts.needs_human} waiting for a person")
     header, body = summary.leaderboard
     if body:
         print("\nleaderboard:")

@@ -45,11 +45,11 @@ from aivc.evaluate.clips import (
     write_yuv,
 )
 from aivc.evaluate.diskcache import atomic_write_text, digest, slug, source_identity
-from aivc.evaluate.metrics import kbps, measure
+from aivc.evaluate.quality import kbps, measure
 from aivc.settings import PathSettings
 
 ANCHOR_THREADS = 2
-CACHE_FORMAT = 1  # bump when AnchorCurve's layout or the measuring method changes
+CACHE_FORMAT = 2  # bump when AnchorCurve's layout or the measuring method changes
 ENCODERS = ("x264", "x265", "av1")
 _T = str(ANCHOR_THREADS)
 
@@ -97,6 +97,8 @@ class AnchorPoint:
 
     kbps: float
     psnr_y: float
+    psnr_u: float
+    psnr_v: float
     psnr_yuv: float
     ssim_y: float
     encode_seconds: float
@@ -122,6 +124,10 @@ class AnchorCurve:
     @property
     def psnr_y(self) -> list[float]:
         return [p.psnr_y for p in self.points]
+
+    @property
+    def psnr_yuv(self) -> list[float]:
+        return [p.psnr_yuv for p in self.points]
 
     @property
     def encode_fps(self) -> float:
@@ -248,5 +254,6 @@ def encode_point(video: Video, source: Path, setup: EncoderSetup, param: int,
                         f"of {video.frames}")
     quality = measure(video, Video(*planes, video.fps))
     return AnchorPoint(kbps=kbps(nbytes, video.frames, video.fps), psnr_y=quality.psnr_y,
+                       psnr_u=quality.psnr_u, psnr_v=quality.psnr_v,
                        psnr_yuv=quality.psnr_yuv, ssim_y=quality.ssim_y,
                        encode_seconds=seconds, param=param, bytes=nbytes)

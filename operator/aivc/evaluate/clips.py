@@ -1,20 +1,23 @@
 """Test clips: naming them, decoding them to YUV 4:2:0 planes, caching the decoded frames.
 
-A clip is written as ``SOURCE[:FRAMES[:CROP[:RAW]]]`` (empty fields may be left out or
-left blank):
+A clip is written as ``SOURCE[@START][:FRAMES[:CROP[:RAW]]]`` (empty fields may be left out
+or left blank):
 
 - SOURCE: a built-in name (`BUILTIN_CLIPS`: carphone, bikes, bbb720) or the path of a file
-  ffmpeg can read. Paths containing ``:`` are not supported.
-- FRAMES: use only the first N frames (default: all).
+  ffmpeg can read. Paths containing ``:`` are not supported, and a path ending in ``@`` and
+  digits is read as SOURCE@START.
+- START: skip the first START frames (default 0), so one source gives several segments.
+- FRAMES: use only N frames from START on (default: all).
 - CROP: ``WxH``, a centred crop to W×H pixels (even numbers, for 4:2:0).
 - RAW: ``WxH@FPS``, the geometry of a headerless ``.yuv`` file (yuv420p, frames one after
   another); required for ``.yuv`` sources and only for them. FPS may be a fraction.
 
-Examples: ``bikes``, ``bikes:48``, ``bikes:48:320x240``, ``bikes::320x240``,
-``clip.yuv:30::352x288@25``, ``clip.yuv:::352x288@30000/1001``.
+Examples: ``bikes``, ``bikes:48``, ``bikes@100:48:320x240``, ``bikes::320x240``,
+``clip.yuv:30::352x288@25``, ``clip.yuv@60:::352x288@30000/1001``.
 
 Decoding is done by ffmpeg (rawvideo yuv420p on a pipe) and cached on disk, keyed by the
-source file's identity and the spec, so repeated evaluations skip it. Raw ``.yuv`` files
+source file's identity and every element of the spec (start, frames, crop, raw format), so
+repeated evaluations skip it and two specs of one source never share an entry. Raw ``.yuv`` files
 are read directly and not cached. The built-in clips are themselves H.264-compressed
 sources (see NOTES.md): good for relative comparisons, not pristine.
 """
@@ -65,10 +68,13 @@ class ClipSpec:
     frames: int | None = None
     crop: tuple[int, int] | None = None
     raw: RawFormat | None = None
+    start: int = 0
 
     def __post_init__(self) -> None:
         if not self.name or ":" in self.name:
             raise AivcError(f"clip name {self.name!r} must be non-empty and contain no ':'")
+        if self.start < 0:
+            raise AivcError(f"clip {self.name}: start frame must not be negative, got {self.start}")
         if self.frames is not None and self.frames < 1:
             raise AivcError(f"clip {self.name}: frame count must be positive, got {self.frames}")
         if self.crop is not None:
@@ -83,21 +89,26 @@ class ClipSpec:
 
     @classmethod
     def parse(cls, text: str) -> ClipSpec:
-        """Read ``SOURCE[:FRAMES[:CROP[:WxH@FPS]]]`` (see the module docstring)."""
+        """Read ``SOURCE[@START][:FRAMES[:CROP[:WxH@FPS]]]`` (see the module docstring)."""
         fields = text.strip().split(":")
         if len(fields) > 4:
-            raise AivcError(f"clip {text!r}: too many ':' fields (SOURCE[:FRAMES[:CROP[:WxH@FPS]]])")
+            raise AivcError(f"clip {text!r}: too many ':' fields "
+                            "(SOURCE[@START][:FRAMES[:CROP[:WxH@FPS]]])")
         fields += [""] * (4 - len(fields))
         name, frames, crop, raw = fields
+        source, at, start = name.rpartition("@")
+        if not (at and source and start.isdigit()):
+            source, start = name, "0"
         return cls(
-            name=name,
+            name=source, start=int(start),
             frames=_parse_int(frames, text, "frame count") if frames else None,
             crop=_parse_size(crop, text) if crop else None,
             raw=_parse_raw(raw, text) if raw else None,
         )
 
     def __str__(self) -> str:
-        fields = [self.name, "" if self.frames is None else str(self.frames),
+        name = f"{self.name}@{self.start}" if self.start else self.name
+        fields = [name, "" if self.frames is None else str(self.frames),
                   "" if self.crop is None else f"{self.crop[0]}x{self.crop[1]}",
                   "" if self.raw is None else str(self.raw)]
         while fields and not fields[-1]:
@@ -105,14 +116,14 @@ class ClipSpec:
         return ":".join(fields)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "frames": self.frames,
+        return {"name": self.name, "start": self.start, "frames": self.frames,
                 "crop": None if self.crop is None else list(self.crop),
                 "raw": None if self.raw is None else list(self.raw)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ClipSpec:
         crop, raw = d.get("crop"), d.get("raw")
-        return cls(name=d["name"], frames=d.get("frames"),
+        return cls(name=d["name"], frames=d.get("frames"), start=int(d.get("start") or 0),
                    crop=None if crop is None else (int(crop[0]), int(crop[1])),
                    raw=None if raw is None else RawFormat(int(raw[0]), int(raw[1]), float(raw[2])))
 
@@ -215,17 +226,25 @@ def load_clip(spec: ClipSpec | str, cache_dir: Path | None = None) -> Video:
     src = clip_source(spec)
     if spec.raw is not None:
         return _load_raw(src, spec)
-    root = (cache_dir if cache_dir is not None else PathSettings().cache_dir) / "clips"
-    key = digest({"format": CACHE_FORMAT, "source": source_identity(src), "spec": spec.to_dict()})
-    entry = root / f"{slug(spec.name)}-{key[:24]}"
-    cached = _read_cached(entry)
+    data, meta_path = cache_entry(spec, src, cache_dir)
+    cached = _read_cached(data, meta_path)
     if cached is not None:
         return cached
     video = _decode(src, spec)
-    atomic_write(entry.with_suffix(".yuv"), lambda tmp: write_yuv(video, tmp))
+    atomic_write(data, lambda tmp: write_yuv(video, tmp))
     meta = {"width": video.width, "height": video.height, "frames": video.frames, "fps": video.fps}
-    atomic_write_text(entry.with_suffix(".json"), json.dumps(meta))
+    atomic_write_text(meta_path, json.dumps(meta))
     return video
+
+
+def cache_entry(spec: ClipSpec, source: Path, cache_dir: Path | None = None) -> tuple[Path, Path]:
+    """(frames, metadata) files of a spec's cache entry: the key holds the source's identity
+    and every element of the spec, and the file names are built whole (a name's own dots, as
+    in `clip.mp4`, must not be mistaken for a suffix and cut the key off)."""
+    root = (cache_dir if cache_dir is not None else PathSettings().cache_dir) / "clips"
+    key = digest({"format": CACHE_FORMAT, "source": source_identity(source), "spec": spec.to_dict()})
+    stem = f"{slug(spec.name)}-{key[:24]}"
+    return root / f"{stem}.yuv", root / f"{stem}.json"
 
 
 def baked_clip(spec: ClipSpec, clips_dir: Path | None = None) -> Video | None:
@@ -244,7 +263,8 @@ def baked_clip(spec: ClipSpec, clips_dir: Path | None = None) -> Video | None:
     except (OSError, ValueError):
         return None
     raw = RawFormat(int(meta["width"]), int(meta["height"]), float(meta["fps"]))
-    return _load_raw(base.with_suffix(".yuv"), ClipSpec(spec.name, spec.frames, spec.crop, raw))
+    return _load_raw(base.with_suffix(".yuv"),
+                     ClipSpec(spec.name, spec.frames, spec.crop, raw, start=spec.start))
 
 
 def bake_builtin_clips(out_dir: Path) -> list[Path]:
@@ -260,8 +280,7 @@ def bake_builtin_clips(out_dir: Path) -> list[Path]:
     return written
 
 
-def _read_cached(entry: Path) -> Video | None:
-    meta_path, data_path = entry.with_suffix(".json"), entry.with_suffix(".yuv")
+def _read_cached(data_path: Path, meta_path: Path) -> Video | None:
     try:
         meta = json.loads(meta_path.read_text())
         w, h, n = int(meta["width"]), int(meta["height"]), int(meta["frames"])
@@ -276,9 +295,12 @@ def _decode(src: Path, spec: ClipSpec) -> Video:
     info = ffmpeg.probe(src)
     width, height = _target_size(spec, info.width, info.height)
     args = ["-i", str(src), "-map", "0:v:0", "-an", "-sn", "-fps_mode", "passthrough"]
+    filters = [f"trim=start_frame={spec.start}", "setpts=PTS-STARTPTS"] if spec.start else []
     if spec.crop is not None:
         x, y = _crop_offset(info.width, width), _crop_offset(info.height, height)
-        args += ["-vf", f"crop={width}:{height}:{x}:{y}"]
+        filters.append(f"crop={width}:{height}:{x}:{y}")
+    if filters:
+        args += ["-vf", ",".join(filters)]
     if spec.frames is not None:
         args += ["-frames:v", str(spec.frames)]
     args += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"]
@@ -306,10 +328,14 @@ def _crop_offset(full: int, part: int) -> int:
 
 
 def _check_frame_count(spec: ClipSpec, got: int) -> None:
-    if got == 0:
-        raise AivcError(f"clip {spec}: no frames could be decoded")
+    """`got`: the frames available from `spec.start` on."""
+    if got <= 0:
+        raise AivcError(f"clip {spec}: no frames could be decoded"
+                        + (f" from frame {spec.start} on" if spec.start else ""))
     if spec.frames is not None and got < spec.frames:
-        raise AivcError(f"clip {spec}: asked for {spec.frames} frames but {spec.name} has only {got}")
+        after = f" after frame {spec.start}" if spec.start else ""
+        raise AivcError(f"clip {spec}: asked for {spec.frames} frames but {spec.name} has only "
+                        f"{got}{after}")
 
 
 def _load_raw(src: Path, spec: ClipSpec) -> Video:
@@ -319,8 +345,8 @@ def _load_raw(src: Path, spec: ClipSpec) -> Video:
     size = src.stat().st_size
     if size % frame_bytes:
         raise AivcError(f"clip {spec}: {size} bytes is not a whole number of {w}x{h} 4:2:0 frames")
-    _check_frame_count(spec, size // frame_bytes)
-    y, u, v = read_yuv(src, w, h, spec.frames)
+    _check_frame_count(spec, size // frame_bytes - spec.start)
+    y, u, v = read_yuv(src, w, h, spec.frames, start=spec.start)
     if spec.crop is not None:
         cw, ch = _target_size(spec, w, h)
         x0, y0 = _crop_offset(w, cw), _crop_offset(h, ch)
@@ -339,12 +365,15 @@ def write_yuv(video: Video | Planes, path: Path) -> None:
                 f.write(np.ascontiguousarray(plane, dtype=np.uint8).data)
 
 
-def read_yuv(path: Path, width: int, height: int, frames: int | None = None) -> Planes:
-    """Read a raw yuv420p file (all frames, or the first `frames`) into contiguous planes."""
+def read_yuv(path: Path, width: int, height: int, frames: int | None = None, *,
+             start: int = 0) -> Planes:
+    """Read a raw yuv420p file (all frames from `start` on, or `frames` of them) into
+    contiguous planes."""
     _check_even_size(width, height, f"{path}: frame size")
-    count = -1 if frames is None else frames * (width * height * 3 // 2)
+    frame_bytes = width * height * 3 // 2
+    count = -1 if frames is None else frames * frame_bytes
     try:
-        data = np.fromfile(path, dtype=np.uint8, count=count)
+        data = np.fromfile(path, dtype=np.uint8, count=count, offset=start * frame_bytes)
     except OSError as exc:
         raise AivcError(f"cannot read {path}: {exc.strerror or exc}") from None
     return planes_from_buffer(data, width, height, str(path))

@@ -24,7 +24,7 @@ from typing import Any
 from aivc.codec.contract import Video, as_video, check_codec_namespace, check_video
 from aivc.errors import AivcError, ContractError
 from aivc.evaluate.clips import ClipSpec, load_clip
-from aivc.evaluate.metrics import kbps, measure
+from aivc.evaluate.quality import kbps, measure
 from aivc.evaluate.results import ClipInfo, ErrorRecord, EvaluationResult, LevelResult
 
 

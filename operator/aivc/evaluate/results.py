@@ -18,6 +18,8 @@ from typing import Any
 SCHEMA_VERSION = 1
 ERROR_CATEGORIES = ("import", "contract", "timeout", "memory", "crash", "mismatch", "forbidden", "size")
 SUMMARY_LIMIT_BYTES = 4096
+MESSAGE_LIMIT = 600
+"""Error messages handed on are cut to this (head and tail), so they fit the summary."""
 
 
 @dataclass
@@ -52,6 +54,14 @@ class ErrorRecord:
         if self.category not in ERROR_CATEGORIES:
             raise ValueError(f"unknown error category {self.category!r}")
         self.message = excerpt(self.message)
+
+    def describe(self) -> str:
+        """Where and what, as the planner and people read it; the same text whether it came
+        from a local run or a pod's termination message (which keeps `MESSAGE_LIMIT`)."""
+        level = "" if self.level < 0 else f"level {self.level}"
+        where = " ".join(p for p in (self.stage, self.clip, level) if p)
+        message = excerpt(self.message, MESSAGE_LIMIT)
+        return f"{where}: {message}" if where else message
 
 
 @dataclass
@@ -119,8 +129,9 @@ class EvaluationResult:
         doc: dict[str, Any] = {
             "schema": self.schema, "mode": self.mode, "ok": self.ok,
             "sha": self.codec_sha256[:16], "rows": rows,
-            "error": None if err is None else {"category": err.category, "stage": err.stage,
-                                                "message": err.message[:600]},
+            "error": None if err is None else {
+                "category": err.category, "stage": err.stage, "clip": err.clip, "level": err.level,
+                "message": excerpt(err.message, MESSAGE_LIMIT)},
             "wall": round(self.wall_seconds, 2),
         }
         text = json.dumps(doc, separators=(",", ":"))

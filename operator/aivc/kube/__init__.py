@@ -7,7 +7,7 @@ Design, in the terms of DESIGN.md §2 (module by module below):
   do the work the phase owes (`phases.resume_action`), feed the observed event to `step`,
   persist the transition in one status patch. Design and analysis are local mode's own
   steps (`research.labwork`) run in a worker thread against the Kubernetes store
-  (`aivc.store.kube`). Campaigns get a daemon too (`campaign.py`): it creates Experiments
+  (`aivc.kube.store`). Campaigns get a daemon too (`campaign.py`): it creates Experiments
   as the shared scheduler allows and keeps the Campaign's status.
 - State lives only in the API. The daemon is the single writer of its Experiment's status,
   and everything it owes is derived from that status, so a restart at any instant — crash,

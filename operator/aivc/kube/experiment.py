@@ -1,12 +1,14 @@
-"""Experiments: one kopf daemon per Experiment in flight drives it through the phase machine.
+"""Experiments: one kopf daemon per Experiment in flight, a driver of the one core.
 
 The daemon is the only writer of its Experiment's status, so there are no races between
-handlers. Each tick reads the state from the status, lets the machine decide
-(`phases.step`), persists the transition in one status patch, then acts. The work owed is
-read back from the persisted phase (`phases.resume_action`), so a daemon restarted at any
-point — operator restart, peering hand-over, a retry after an API error — carries on.
-kopf only runs the daemon while the experiment is in flight or still owes its git commit
-(`in_flight`), so finished Experiments carry no finalizer.
+handlers. Each tick applies a person's decision if one was left (`driving.decide`), reads
+the work owed from the persisted phase (`driving.owed`), does it (`stages`: the planner in
+a thread, or a sandbox Job), and hands the result to the core (`driving.transition`); it
+persists the plan in one status patch, then publishes it (metrics, Events) and carries out
+its actions in order (commit, lesson). So a daemon restarted at any point — operator
+restart, peering hand-over, a retry after an API error — carries on, and local mode does
+exactly the same with its own I/O. kopf runs the daemon only while the experiment is owed
+work (`driving.needs_driving`), so finished Experiments carry no finalizer.
 """
 
 from __future__ import annotations
@@ -18,52 +20,42 @@ from typing import Any
 
 import kopf
 
-import aivc.kube.annotations as notes
+from aivc.api import GROUP, VERSION
+from aivc.api.documents import ExperimentDoc, status_update
+from aivc.api.spec import ManifestError
+from aivc.api.types import Reason
 from aivc.errors import AivcError
 from aivc.kube import events, jobs
 from aivc.kube.client import EXPERIMENTS, ApiError
 from aivc.kube.memo import OperatorMemo
 from aivc.kube.stages import Stages
 from aivc.observe import metrics
-from aivc.research import history
-from aivc.research.labwork import Step
+from aivc.research import history, publishing
+from aivc.research.driving import (
+    ExperimentPlan,
+    Said,
+    Work,
+    decide,
+    needs_driving,
+    owed,
+    transition,
+)
 from aivc.research.phases import (
-    Decision,
-    ExecutionFailed,
-    HumanDecision,
-    IllegalTransition,
-    Phase,
+    CommitVersion,
+    RecordLesson,
     RequestDesign,
     RunAnalysis,
     RunExecution,
     RunValidation,
     Start,
-    ValidationFailed,
-    resume_action,
-    step,
 )
-from aivc.research.spec import GROUP, VERSION, ManifestError
-from aivc.research.status import state_from_status, state_to_status
-from aivc.store.base import StoreError, now_iso
+from aivc.store.base import StoreError
 
-OUTCOMES = {"Adopted": "adopted", "Rejected": "rejected", "Skipped": "skipped"}
 log = logging.getLogger("aivc.operator")
 
 
-def owes_commit(status: dict[str, Any]) -> bool:
-    """Adopted, not committed yet, and no failed attempt this operator already reported."""
-    failed = any(c.get("type") == "Committed" and c.get("status") == "False"
-                 for c in status.get("conditions") or [])
-    return status.get("verdict") == "Adopted" and not status.get("commit") and not failed
-
-
-def in_flight(status: dict[str, Any]) -> bool:
-    phase = status.get("phase") or Phase.PENDING.value
-    return phase not in (Phase.SUCCEEDED, Phase.FAILED) or owes_commit(status)
-
-
-def _parse(ts: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class ExperimentDriver:
@@ -74,16 +66,10 @@ class ExperimentDriver:
         self.memo, self.body, self.jobs_index, self.campaigns = memo, body, jobs_index, campaigns
         self.namespace = str(body["metadata"]["namespace"])
         self.name = str(body["metadata"]["name"])
-        self.doc: dict[str, Any] = {k: body.get(k) for k in ("apiVersion", "kind", "metadata", "spec")}
-        self.doc["status"] = dict(body.get("status") or {})
-        self.campaign = str((body.get("spec") or {}).get("campaign", ""))
+        self.doc = ExperimentDoc.parse(body)
         self.stale_versions: set[str] = set()  # bodies whose decision annotation we handled
         self.stages: Stages | None = None
         self.blocked: str | None = None
-
-    @property
-    def status(self) -> dict[str, Any]:
-        return dict(self.doc.get("status") or {})
 
     async def run(self, stopped: kopf.DaemonStopped) -> None:
         """Tick until the experiment is done; kopf retries us after `TemporaryError`s."""
@@ -92,7 +78,7 @@ class ExperimentDriver:
                 progressed = await self.tick()
             except (ApiError, AivcError) as exc:
                 raise self._retry(exc) from exc
-            if not in_flight(self.status):
+            if not needs_driving(self.doc):
                 return
             if not progressed:
                 await stopped.wait(self.memo.config.loops.poll_seconds)
@@ -106,40 +92,40 @@ class ExperimentDriver:
             return kopf.TemporaryError(f"API: {cause}", delay=delay)
         if str(exc) != self.blocked:  # one Warning per distinct problem, not one per retry
             self.blocked = str(exc)
-            events.post(self.doc, "Blocked", str(exc), warning=True)
+            events.post(self.doc.reference(), Reason.BLOCKED, str(exc), warning=True)
         return kopf.TemporaryError(str(exc), delay=60)
 
     async def tick(self) -> bool:
         """Do the next piece of work; False when waiting (a Job, a person)."""
-        found = self.campaigns.get((self.namespace, self.campaign))
+        found = self.campaigns.get((self.namespace, self.doc.campaign))
         campaign = next(iter(found), None) if found is not None else None
         if campaign is None:
-            raise ManifestError(f"spec.campaign: no Campaign {self.campaign!r} in {self.namespace}")
-        ctx = self.memo.context(self.namespace, self.campaign, dict(campaign))
+            raise ManifestError(f"spec.campaign: no Campaign {self.doc.campaign!r} in {self.namespace}")
+        ctx = self.memo.context(self.namespace, self.doc.campaign, dict(campaign))
         if self.stages is None or self.stages.ctx is not ctx:
             self.stages = Stages(self.memo, ctx, self.namespace, self.name, self.jobs_index)
+        stages = self.stages
         if await self._decision():
             return True
-        state = state_from_status(self.status)
-        if state.phase is Phase.PENDING:
-            await self.transition(Step(Start(), {"startTime": now_iso()}))
-            return True
-        match resume_action(state):
+        work_owed = owed(self.doc)
+        if work_owed is None:
+            return False
+        match work_owed.action:
+            case Start():
+                await self._apply(Work(Start()))
             case RequestDesign() as action:
-                await self.transition(await self.stages.design(self.doc, action))
+                await self._apply(await stages.design(self.doc, action))
             case RunValidation():
                 return await self._sandbox(jobs.Stage.VALIDATION)
             case RunExecution():
                 return await self._sandbox(jobs.Stage.EXECUTION)
             case RunAnalysis():
                 async with ctx.analysis_lock:
-                    work, experiments = await self.stages.analyze(self.doc)
-                    await self.transition(work)
-                await self._commit(experiments)
-            case None:
-                if owes_commit(self.status):
-                    await self._commit(await self.stages.experiments())
-                return False
+                    plan = transition(self.doc, await stages.analyze(self.doc), ctx.spec.limits, now())
+                    await self._persist(plan)
+                await self._act(plan)
+            case CommitVersion():
+                self.doc = await stages.commit(self.doc)
         return True
 
     async def _sandbox(self, stage: jobs.Stage) -> bool:
@@ -147,131 +133,97 @@ class ExperimentDriver:
         work = await self.stages.sandbox(self.doc, stage)
         if work is None:
             return False
-        if isinstance(work.event, (ValidationFailed, ExecutionFailed)):
-            metrics.sandbox_failed(self.campaign, stage.value, work.event.category)
-        await self.transition(work)
+        await self._apply(work)
         return True
 
-    # ---- transitions ---------------------------------------------------------------------
+    # ---- carrying out the core's plan ------------------------------------------------------
 
-    async def transition(self, work: Step) -> None:
-        """Feed the event to the machine and persist the result in one status patch."""
+    async def _apply(self, work: Work) -> None:
         assert self.stages is not None
-        old_status = self.status
-        old = state_from_status(old_status)
-        result = step(old, work.event, self.stages.ctx.spec.limits)
-        new = result.state
-        if work.spec:
-            self.doc = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                                 {"spec": work.spec})
-        detail = _detail(work)
-        status: dict[str, Any] = {**work.status, **state_to_status(new)}
-        if new.phase is not old.phase:
-            status["phaseSince"] = now_iso()
-        if new.version is not None:
-            status["versionName"] = history.version_name(new.version)
-        if new.terminal:
-            status["completionTime"] = now_iso()
-        status["conditions"] = events.set_conditions(
-            old_status.get("conditions"), *events.transition_conditions(old, new, detail))
-        self.doc = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                             {"status": status}, "status")
-        self._observe(old_status, old, new, detail)
-        if new.terminal and new.verdict is not None and new.verdict.value != "Skipped":
-            await self._learn()
+        plan = transition(self.doc, work, self.stages.ctx.spec.limits, now())
+        await self._persist(plan)
+        await self._act(plan)
 
-    def _observe(self, old_status: dict[str, Any], old: Any, new: Any, detail: str | None) -> None:
-        """Events and metrics for a transition that has been persisted."""
-        if new.phase is old.phase:
-            return
-        since = _parse(old_status.get("phaseSince"))
-        seconds = (dt.datetime.now(dt.UTC) - since).total_seconds() if since else None
-        metrics.phase_changed(self.campaign, old.phase.value, new.phase.value, seconds)
-        warning = new.phase in events.WARNING_PHASES or (
-            new.phase is Phase.DESIGNING and new.last_error is not None and old.phase is not Phase.PENDING)
-        message = events.phase_message(old, new, detail, self.name)
-        log.info("%s/%s: %s", self.namespace, self.name, message)
-        events.post(self.doc, new.phase.value, message, warning=warning)
-        if old.phase is Phase.ANALYZING:
-            m = self.status.get("metrics") or {}
-            if isinstance(m.get("kbps"), (int, float)) and isinstance(m.get("psnrY"), (int, float)):
-                metrics.measured(self.campaign, self.stages.ctx.spec.anchor if self.stages else "x264",
-                                 history.sequence_of(self.doc), m.get("bdRate"), m["kbps"], m["psnrY"])
-        if new.terminal:
-            verdict = new.verdict.value if new.verdict else "Failed"
-            metrics.experiment_finished(self.campaign, OUTCOMES.get(verdict, "failed"))
+    async def _persist(self, plan: ExperimentPlan) -> None:
+        """One spec patch (if any) and one status patch, then what the transition observed."""
+        if plan.spec_patch:
+            await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name, {"spec": plan.spec_patch})
+        body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
+                                         {"status": plan.status_patch}, "status")
+        self.doc = ExperimentDoc.parse(body)
+        assert self.stages is not None
+        publishing.observations(self.stages.ctx.spec.anchor, plan.observations)
+        for said in plan.observations:
+            if isinstance(said, Said):
+                log.info("%s/%s: %s", self.namespace, self.name, said.message)
+                events.post(self.doc.reference(), said.reason, said.message, warning=said.warning)
+
+    async def _act(self, plan: ExperimentPlan) -> None:
+        """The plan's actions, in its order; NotifyHuman's Event was posted with the plan."""
+        assert self.stages is not None
+        for action in plan.actions:
+            match action:
+                case CommitVersion():
+                    self.doc = await self.stages.commit(self.doc)
+                case RecordLesson():
+                    await self._learn()
 
     async def _learn(self) -> None:
-        """Let a planner that did not replay this outcome learn from it (RecordLesson)."""
+        """RecordLesson: the campaign's planner learns from this outcome and the lesson is kept.
+
+        A planner not built yet is built now from the other finished experiments, so the
+        lesson never depends on whether this operator happened to hold one in memory (local
+        mode's planner always does); one that replayed this outcome already has learned it.
+        """
         assert self.stages is not None
         ctx = self.stages.ctx
         outcome = history.outcome_of(self.doc)
-        if ctx.planner is None or outcome is None or self.name in ctx.replayed:
-            return  # a planner built later replays it from the documents
+        if outcome is None:
+            return
+        if ctx.planner is None:
+            others = [e for e in await self.stages.experiments() if e.name != self.name]
+            await self.memo.planner(ctx, others)
+        if ctx.planner is None or self.name in ctx.replayed:
+            return
         ctx.replayed.add(self.name)
         async with ctx.design_lock:
             lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
         if lesson:
-            self.doc = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                                 {"status": {"lesson": lesson}}, "status")
-
-    async def _commit(self, experiments: list[dict[str, Any]]) -> None:
-        """Commit an adopted version to the campaign's evolution branch (CommitVersion)."""
-        if self.stages is not None and owes_commit(self.status):
-            self.doc = await self.stages.commit(self.doc, experiments)
+            body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
+                                             {"status": status_update(self.doc, lesson=lesson)},
+                                             "status")
+            self.doc = ExperimentDoc.parse(body)
 
     # ---- people's decisions ------------------------------------------------------------------
 
     async def _decision(self) -> bool:
         """Apply (or refuse) a decision annotation; True when one was handled."""
         meta = dict(self.body.get("metadata") or {})
-        if meta.get("resourceVersion") in self.stale_versions:
+        if meta.get("resourceVersion") in self.stale_versions or not meta.get("annotations"):
             return False
-        found = notes.read_decision(meta)
-        if found is None:
+        current = ExperimentDoc.parse({**self.body, "status": dict(self.body.get("status") or {})})
+        if current.meta.decision is None:
             return False
         self.stale_versions.add(str(meta.get("resourceVersion")))
-        phase = self.status.get("phase")
-        if isinstance(found, notes.InvalidDecision):
-            events.post(self.doc, "InvalidDecision", found.message, warning=True)
-        elif phase != Phase.NEEDS_HUMAN:
-            events.post(self.doc, "DecisionIgnored", f"{self.name} is {phase}, not NeedsHuman: "
-                        f"ignored aivc.dev/decision={found.decision.value}", warning=True)
-        else:
-            await self._apply(found)
-        self.doc = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                             notes.clearing_patch())
-        return True
-
-    async def _apply(self, found: notes.DecisionRequest) -> None:
         assert self.stages is not None
-        record = found.record(now_iso())
         async with self.stages.ctx.analysis_lock:
-            version = None
-            experiments: list[dict[str, Any]] = []
-            if found.decision is Decision.ADOPT:
-                experiments = await self.stages.experiments()
-                version = history.next_version(experiments)
-            event = HumanDecision(found.decision, note=found.note, version=version)
-            try:
-                await self.transition(Step(event, {"decision": record}))
-            except IllegalTransition as exc:
-                events.post(self.doc, "DecisionRefused", f"cannot {found.decision.value}: {exc}",
-                            warning=True)
-                return
-            self.stale_versions.add(str(self.doc["metadata"].get("resourceVersion")))
-        events.post(self.doc, "DecisionApplied", f"{record['by']} decided {found.decision.value}"
-                    + (f" ({found.note})" if found.note else ""))
-        if found.decision is Decision.ADOPT:
-            await self._commit(experiments)
-
-
-def _detail(work: Step) -> str | None:
-    analysis = work.status.get("analysis") or {}
-    if analysis.get("reason"):
-        return str(analysis["reason"])
-    hypothesis = (work.spec or {}).get("hypothesis")
-    return str(hypothesis)[:300] if hypothesis else None
+            experiments = await self.stages.experiments()
+            fresh = next((e for e in experiments if e.name == self.name), None)
+            doc = ExperimentDoc(current.meta, fresh.spec, fresh.status) if fresh else current
+            found = decide(doc, history.next_version(experiments), self.stages.ctx.spec.limits,
+                           now(), by=doc.meta.decision_by, at=doc.meta.decision_at)
+            if found is not None and found.applied is not None:
+                self.doc = doc
+                await self._persist(found.applied)
+        if found is None:
+            return False
+        for said in found.observations:
+            events.post(self.doc.reference(), said.reason, said.message, warning=said.warning)
+        body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name, found.clear)
+        self.stale_versions.add(str((body.get("metadata") or {}).get("resourceVersion")))
+        if found.applied is not None:
+            await self._act(found.applied)
+        return True
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
@@ -283,7 +235,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         return {(namespace, name): {"metadata": {"name": name}, "status": dict(status)}}
 
     @kopf.daemon(GROUP, VERSION, "experiments", registry=registry, id="experiment",
-                 when=lambda status, **_: in_flight(dict(status)),
+                 when=lambda body, **_: needs_driving(ExperimentDoc.parse(body)),
                  errors=kopf.ErrorsMode.TEMPORARY, backoff=10, cancellation_timeout=5.0)
     async def experiment(body: kopf.Body, stopped: kopf.DaemonStopped, memo: OperatorMemo,
                          sandbox_jobs: kopf.Index[Any, Any] | None = None,

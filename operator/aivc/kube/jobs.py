@@ -19,8 +19,9 @@ import hashlib
 from enum import StrEnum
 from typing import Any
 
+from aivc.api import API_VERSION
+from aivc.api.spec import CampaignSpec
 from aivc.kube.settings import MANAGED_BY, JobSettings
-from aivc.research.spec import API_VERSION, CampaignSpec
 
 CODEC_KEY = "codec.py"
 CONTAINER = "sandbox"

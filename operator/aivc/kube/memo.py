@@ -24,15 +24,15 @@ from typing import Any
 import kopf
 
 from aivc import settings as settings_mod
+from aivc.api.documents import ExperimentDoc
+from aivc.api.spec import CampaignSpec, ManifestError
 from aivc.errors import AivcError
-from aivc.evaluate.clips import ClipSpec
 from aivc.kube.client import SECRETS, KubeApi, NotFound
 from aivc.kube.settings import OperatorConfig
-from aivc.research import history
-from aivc.research.planner import Planner
-from aivc.research.planners import make_planner
-from aivc.research.spec import CampaignSpec, ManifestError
-from aivc.store.kube import KubeStore
+from aivc.kube.store import KubeStore
+from aivc.research import anchoring, history
+from aivc.research.planning import Planner, make_planner
+from aivc.vcs.evolution import GitCredentials
 
 MAX_CAMPAIGN_NAME = 52
 PlannerFactory = Callable[[CampaignSpec, settings_mod.Settings], Planner]
@@ -42,13 +42,7 @@ Credentials = Callable[..., kopf.ConnectionInfo | None]
 
 def compute_anchors(spec: CampaignSpec, cache_dir: Path) -> dict[str, dict[str, Any]]:
     """Anchor curves of every campaign and held-out clip (ffmpeg; cached on disk)."""
-    from aivc.evaluate.anchors import anchor_curves
-
-    out: dict[str, dict[str, Any]] = {}
-    for text in (*spec.clips, *spec.held_out):
-        clip = ClipSpec.parse(text)
-        out[str(clip)] = anchor_curves(clip, spec.anchors, cache_dir=cache_dir, progress=False)
-    return out
+    return dict(anchoring.campaign_anchors(spec, cache_dir))
 
 
 def incluster_or_kubeconfig(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -106,7 +100,7 @@ class OperatorMemo(kopf.Memo):
     def forget(self, namespace: str, name: str) -> None:
         self.contexts.pop((namespace, name), None)
 
-    async def planner(self, ctx: CampaignContext, experiments: list[dict[str, Any]]) -> Planner:
+    async def planner(self, ctx: CampaignContext, experiments: list[ExperimentDoc]) -> Planner:
         """The campaign's planner, built on first use and replayed from finished experiments."""
         if ctx.planner is None:
             settings = await self._settings_for(ctx.spec)
@@ -114,9 +108,9 @@ class OperatorMemo(kopf.Memo):
                 planner = self.planner_factory(ctx.spec, settings)
             except AivcError as exc:
                 raise ManifestError(str(exc)) from None
-            done = [e for e in experiments if history.is_finished(e)]
+            done = [e for e in experiments if e.status.finished]
             await asyncio.to_thread(planner.replay, history.outcomes(done))
-            ctx.planner, ctx.replayed = planner, {e["metadata"]["name"] for e in done}
+            ctx.planner, ctx.replayed = planner, {e.name for e in done}
         return ctx.planner
 
     async def _settings_for(self, spec: CampaignSpec) -> settings_mod.Settings:
@@ -136,6 +130,24 @@ class OperatorMemo(kopf.Memo):
                                 f"key {spec.llm.secret_key!r}")
         key = base64.b64decode(raw).decode().strip()
         return replace(self.settings, llm=replace(self.settings.llm, api_key=key))
+
+    async def git_credentials(self, ctx: CampaignContext) -> GitCredentials | None:
+        """The user name and token from the Secret `spec.git.credentialsSecret` names."""
+        ref = ctx.spec.git_credentials
+        if ref is None:
+            return None
+        where = f"spec.git.credentialsSecret: Secret {ref.name!r}"
+        try:
+            secret = await self.api.get(SECRETS, ctx.spec.namespace, ref.name)
+        except NotFound:
+            raise ManifestError(f"{where} not found in namespace {ctx.spec.namespace}") from None
+        data = secret.get("data") or {}
+        values = {}
+        for key in (ref.username_key, ref.token_key):
+            if not data.get(key):
+                raise ManifestError(f"{where} has no key {key!r}")
+            values[key] = base64.b64decode(data[key]).decode().strip()
+        return GitCredentials(values[ref.username_key], values[ref.token_key])
 
     async def anchors(self, ctx: CampaignContext) -> dict[str, dict[str, Any]]:
         async with ctx.anchors_lock:

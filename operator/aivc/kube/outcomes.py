@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aivc.evaluate.results import EvaluationResult, LevelResult
+from aivc.api.documents import RunSummary
+from aivc.evaluate.results import ERROR_CATEGORIES, ErrorRecord, EvaluationResult, LevelResult
 from aivc.kube.jobs import CONTAINER, Stage
 from aivc.research.phases import (
     Event,
@@ -28,7 +29,8 @@ from aivc.research.phases import (
 
 @dataclass(frozen=True)
 class Finished:
-    """A sandbox stage's result: the event for the machine and status fields to persist."""
+    """A sandbox stage's result: the event for the machine and the status fields (by their
+    `ExperimentStatus` names) to persist."""
 
     event: Event
     status: dict[str, Any] = field(default_factory=dict)
@@ -100,10 +102,15 @@ def results_from_summary(summary: dict[str, Any]) -> EvaluationResult:
                             wall_seconds=float(summary.get("wall") or 0.0))
 
 
-def _describe(error: dict[str, Any]) -> str:
-    where = " ".join(p for p in (error.get("stage"), error.get("clip")) if p)
-    message = str(error.get("message") or "")
-    return f"{where}: {message}" if where else message
+def _error(summary_error: Any) -> ErrorRecord:
+    """The summary's first error as a record (a crash when the summary names none)."""
+    e = summary_error if isinstance(summary_error, dict) else {}
+    category = str(e.get("category") or "crash")
+    level = e.get("level")
+    return ErrorRecord(category if category in ERROR_CATEGORIES else "crash",
+                       str(e.get("message") or "the sandbox reported a failure without a message"),
+                       str(e.get("stage") or ""), str(e.get("clip") or ""),
+                       level if isinstance(level, int) else -1)
 
 
 def _failed(stage: Stage, category: str, message: str) -> Event:
@@ -123,7 +130,7 @@ def without_summary(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | Non
         code = term.get("exitCode")
         event = _failed(stage, "crash", f"the sandbox ended without a result ({why}"
                         + (f", exit code {code})" if code is not None else ")"))
-    return Finished(event, {stage.value: {"ok": False}}, source="none")
+    return Finished(event, {stage.value: RunSummary(False)}, source="none")
 
 
 def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
@@ -136,12 +143,12 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
     if expected_sha and sha and not expected_sha.startswith(sha):
         return Finished(_failed(stage, "crash", f"the sandbox measured candidate {sha}, "
                                 f"not the designed {expected_sha[:16]}"), source="none")
-    report = {"ok": bool(summary["ok"]), "wallSeconds": summary.get("wall")}
-    error = summary.get("error")
+    wall = summary.get("wall")
+    report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None)
+    error = _error(summary.get("error"))
     if stage is Stage.VALIDATION:
         if not summary["ok"]:
-            err = error or {}
-            return Finished(ValidationFailed(str(err.get("category") or "crash"), _describe(err)),
+            return Finished(ValidationFailed(error.category, error.describe()),
                             {"validation": report}, "terminationMessage")
         return Finished(ValidationPassed(), {"validation": report}, "terminationMessage")
     full = parse_results(log)
@@ -151,13 +158,8 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
             return Finished(ExecutionFailed("crash", "results lost: no pod log and a truncated "
                                             "summary"), {"execution": report}, "none")
         full, source = results_from_summary(summary), "terminationMessage"
-    status = {"execution": report, "results": full.to_dict(), "resultsSource": source}
+    status = {"execution": report, "results": full.to_dict(), "results_source": source}
     if not summary["ok"]:
-        first = full.first_error()  # the full record also names the clip and level
-        err = error or {}
-        if first is not None:
-            err = {"category": first.category, "stage": first.stage, "message": first.message,
-                   "clip": first.clip + ("" if first.level < 0 else f" level {first.level}")}
-        return Finished(ExecutionFailed(str(err.get("category") or "crash"), _describe(err)),
-                        status, source)
+        first = full.first_error() or error  # the full record, when the log has it
+        return Finished(ExecutionFailed(first.category, first.describe()), status, source)
     return Finished(ExecutionFinished(), status, source)

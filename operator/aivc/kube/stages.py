@@ -2,7 +2,8 @@
 
 Design and analysis are local mode's own steps (`aivc.research.labwork.Lab`), run in a
 worker thread against the Kubernetes store, so the planner, the baseline, parents, history
-and adoption rules are literally the same code. Validation and execution run as sandbox
+and adoption rules are literally the same code; each returns the same `Work` the driver core
+(`aivc.research.driving`) turns into a plan. Validation and execution run as sandbox
 Jobs: create-or-adopt the Job named after the experiment, stage and design generation,
 wait for it through kopf's Job index, then read its pod's termination message and log
 (`aivc.kube.outcomes`). Every step is safe to repeat after a restart.
@@ -13,18 +14,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any, cast
 
 import kopf
 
+from aivc.api.documents import CodecRef, ExperimentDoc
 from aivc.kube import jobs, outcomes
 from aivc.kube.client import JOBS, PODS, Conflict, NotFound
 from aivc.kube.memo import CampaignContext, OperatorMemo
+from aivc.kube.store import BlockingStore
 from aivc.research import history
-from aivc.research.labwork import Lab, Step
+from aivc.research.driving import Work
+from aivc.research.labwork import Lab
 from aivc.research.phases import RequestDesign
 from aivc.research.versions import Versioner
-from aivc.store.kube import BlockingStore
 from aivc.store.local import LocalStore
 
 log = logging.getLogger("aivc.operator")
@@ -45,56 +49,54 @@ class Stages:
         # LocalStore's extras (files on disk) belong to local mode's own sandbox steps.
         return cast(LocalStore, BlockingStore(self.store, asyncio.get_running_loop()))
 
-    async def _lab(self, experiments: list[dict[str, Any]], anchors: bool) -> Lab:
+    async def _lab(self, experiments: list[ExperimentDoc], anchors: bool) -> Lab:
         planner = await self.memo.planner(self.ctx, experiments)
         return Lab(self.ctx.spec, self._blocking(), planner,
                    await self.memo.anchors(self.ctx) if anchors else {},
                    self.memo.settings.paths.cache_dir)
 
-    async def experiments(self) -> list[dict[str, Any]]:
+    async def experiments(self) -> list[ExperimentDoc]:
         """The campaign's experiments, fresh from the API (decisions must not see stale ones)."""
-        return await self.store.list("Experiment", campaign=self.ctx.name)
+        docs = await self.store.list("Experiment", campaign=self.ctx.name)
+        return sorted((ExperimentDoc.parse(d) for d in docs), key=lambda e: e.sequence)
 
     # ---- design ------------------------------------------------------------------------
 
-    async def design(self, exp: dict[str, Any], action: RequestDesign) -> Step:
+    async def design(self, exp: ExperimentDoc, action: RequestDesign) -> Work:
         experiments = await self.experiments()
         lab = await self._lab(experiments, anchors=False)
         async with self.ctx.design_lock:
             work = await asyncio.to_thread(lab.design, exp, action, experiments)
-        status = dict(work.status)
-        status["generation"] = int((exp.get("status") or {}).get("generation") or 0) + 1
-        spec = dict(work.spec or {})
-        if spec.get("codec") is not None:
-            ref = {"name": jobs.codec_configmap_name(self.name), "key": jobs.CODEC_KEY}
-            spec["codec"] = {**spec["codec"], "configMapRef": ref}
-        return Step(work.event, status, spec or None)
+        codec = work.spec.get("codec")
+        if not isinstance(codec, CodecRef):
+            return work
+        ref = replace(codec, config_map=jobs.codec_configmap_name(self.name), key=jobs.CODEC_KEY)
+        return replace(work, spec={**work.spec, "codec": ref})
 
     # ---- analysis ------------------------------------------------------------------------
 
-    async def analyze(self, exp: dict[str, Any]) -> tuple[Step, list[dict[str, Any]]]:
+    async def analyze(self, exp: ExperimentDoc) -> Work:
         """Called under the campaign's analysis lock; the version is the next free one."""
         experiments = await self.experiments()
         lab = await self._lab(experiments, anchors=True)
         version = history.next_version(experiments)
-        work = await asyncio.to_thread(lab.analyze, exp, experiments, version)
-        return work, experiments
+        return await asyncio.to_thread(lab.analyze, exp, experiments, version)
 
-    async def commit(self, exp: dict[str, Any], experiments: list[dict[str, Any]]) -> dict[str, Any]:
+    async def commit(self, exp: ExperimentDoc) -> ExperimentDoc:
         """Commit an adopted version to the campaign's evolution branch (git, in a thread).
 
-        A failed commit is recorded as `Committed=False` and never loses the adoption; the
-        next operator start tries again (`aivc.research.versions`).
+        A failed commit is recorded as `Committed=False` and never loses the adoption.
         """
         run_dir = self.memo.config.data_dir / self.namespace
-        versioner = Versioner(self.ctx.spec, self._blocking(), run_dir, log.info)
-        return await asyncio.to_thread(versioner.adopt, exp, experiments)
+        versioner = Versioner(self.ctx.spec, self._blocking(), run_dir, log.info,
+                              credentials=await self.memo.git_credentials(self.ctx))
+        return await asyncio.to_thread(versioner.adopt, exp)
 
     # ---- the sandbox -----------------------------------------------------------------------
 
-    async def sandbox(self, exp: dict[str, Any], stage: jobs.Stage) -> Step | None:
+    async def sandbox(self, exp: ExperimentDoc, stage: jobs.Stage) -> Work | None:
         """The stage's result once its Job finished; None while it runs."""
-        generation = int((exp.get("status") or {}).get("generation") or 0)
+        generation = exp.status.generation
         name = jobs.job_name(self.name, stage, generation)
         if name not in self.ensured:
             await self._ensure_job(exp, stage, generation)
@@ -109,22 +111,20 @@ class Stages:
                 log = await self.memo.api.logs(self.namespace, pod["metadata"]["name"], jobs.CONTAINER)
             except NotFound:
                 log = None  # gone with its node: the termination message still has the summary
-        sha = ((exp.get("spec") or {}).get("codec") or {}).get("sha256")
+        sha = exp.spec.codec.sha256 if exp.spec.codec else None
         done = outcomes.finished(stage, job, pod, log, sha)
-        status = {**done.status, "jobs": {**((exp.get("status") or {}).get("jobs") or {}),
-                                           stage.value: name}}
-        return Step(done.event, status)
+        return Work(done.event, {**done.status, "jobs": {**exp.status.jobs, stage.value: name}})
 
-    async def _ensure_job(self, exp: dict[str, Any], stage: jobs.Stage, generation: int) -> None:
+    async def _ensure_job(self, exp: ExperimentDoc, stage: jobs.Stage, generation: int) -> None:
         """Create the Job, or adopt the one a previous run of the operator created."""
-        body = jobs.build_sandbox_job(exp, self.ctx.spec, stage, generation, self.memo.config.jobs)
+        body = jobs.build_sandbox_job(exp.reference(), self.ctx.spec, stage, generation, self.memo.config.jobs)
         name = body["metadata"]["name"]
         try:
             await self.memo.api.create(JOBS, self.namespace, body)
         except Conflict:
             existing = await self.memo.api.get(JOBS, self.namespace, name)
             owners = {ref.get("uid") for ref in existing["metadata"].get("ownerReferences") or []}
-            if exp["metadata"]["uid"] not in owners:
+            if exp.meta.uid not in owners:
                 raise kopf.TemporaryError(f"Job {name} belongs to an earlier experiment of this "
                                           "name; waiting for the garbage collector", delay=10) from None
         self.ensured[name] = time.monotonic()

@@ -12,7 +12,12 @@ series from either. Conventions, checked by tests/unit/test_metrics.py:
   only on the NeedsHuman gauge, one series per waiting experiment, removed once a person
   decides: the board's "needs a person" table cannot work without them;
 - every series a board or alert reads is created at zero when a campaign starts, so
-  panels never show "No data" and rate()/ratios work from the first scrape.
+  panels never show "No data" and rate()/ratios work from the first scrape;
+- state gauges (experiments per phase, who waits for a person, progress since the last
+  adoption, the best version) are set from the documents on every tick
+  (`campaign_state`), never kept as deltas, so a restarted driver reports the truth.
+
+`observe` is a leaf: it imports nothing of AIVC but the API vocabulary.
 """
 
 from __future__ import annotations
@@ -31,9 +36,7 @@ from prometheus_client import (
 )
 
 from aivc import __version__
-from aivc.evaluate.results import ERROR_CATEGORIES
-from aivc.llm.accounting import TOKEN_KINDS
-from aivc.research.phases import Phase
+from aivc.api.types import ERROR_CATEGORIES, TOKEN_KINDS, Phase
 
 disable_created_metrics()  # *_created series only add noise to boards and alerts
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -69,17 +72,21 @@ PHASE_SECONDS = Histogram("aivc_phase_duration_seconds", "Time an experiment spe
                           ["campaign", "phase"], buckets=PHASE_BUCKETS, registry=REGISTRY)
 # the best version and the latest measured experiment
 BEST_BD_RATE = _gauge("aivc_best_bd_rate_ratio",
-                      "BD-rate (PSNR-Y) of the best version vs the anchor, -0.1 = 10 % fewer bits.",
+                      "Score of the best version: BD-rate (PSNR-YUV 6:1:1) vs the anchor, "
+                      "-0.1 = 10 % fewer bits.",
                       ["campaign", "anchor"])
 BEST_BITRATE = _gauge("aivc_best_bitrate_bits_per_second",
                       "Mean bitrate of the best version over clips and levels.", ["campaign"])
-BEST_PSNR = _gauge("aivc_best_psnr_y_decibels", "Mean PSNR-Y of the best version.", ["campaign"])
+BEST_PSNR = _gauge("aivc_best_psnr_yuv_decibels", "Mean PSNR-YUV (6:1:1) of the best version.",
+                   ["campaign"])
 BEST_VERSION = _gauge("aivc_best_version", "Number N of the current best version vN.", ["campaign"])
-LATEST_BD_RATE = _gauge("aivc_latest_bd_rate_ratio", "BD-rate of the latest measured experiment.",
+LATEST_BD_RATE = _gauge("aivc_latest_bd_rate_ratio",
+                        "Score (BD-rate, PSNR-YUV) of the latest measured experiment.",
                         ["campaign", "anchor"])
 LATEST_BITRATE = _gauge("aivc_latest_bitrate_bits_per_second",
                         "Mean bitrate of the latest measured experiment.", ["campaign"])
-LATEST_PSNR = _gauge("aivc_latest_psnr_y_decibels", "Mean PSNR-Y of the latest measured experiment.",
+LATEST_PSNR = _gauge("aivc_latest_psnr_yuv_decibels",
+                     "Mean PSNR-YUV (6:1:1) of the latest measured experiment.",
                      ["campaign"])
 LATEST_SEQUENCE = _gauge("aivc_latest_experiment_sequence",
                          "Sequence number of the latest measured experiment.", ["campaign"])
@@ -110,8 +117,6 @@ LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_
 """What `aivc.llm.client` reports per request; anything else is counted as `other`."""
 
 _lock = threading.Lock()
-_in_phase: dict[tuple[str, str], int] = {}
-_adoption_known: set[str] = set()
 
 
 def _one_of(value: str | None, allowed: Sequence[str]) -> str:
@@ -180,69 +185,49 @@ def campaign_stopped(campaign: str) -> None:
 
 
 def phase_changed(campaign: str, old: str | None, new: str, seconds_in_old: float | None) -> None:
-    """Record a transition; `old` is None when an experiment starts (or is first seen).
-
-    The in-phase count never goes below zero, so a driver that restarts and sees an
-    experiment leave a phase it never saw it enter stays consistent.
-    """
+    """Count an experiment entering `new`, and how long it spent in `old` (if known)."""
     new = _one_of(new, PHASES)
-    with _lock:
-        if old:
-            old = _one_of(old, PHASES)
-            _in_phase[campaign, old] = max(0, _in_phase.get((campaign, old), 0) - 1)
-            IN_PHASE.labels(campaign, old).set(_in_phase[campaign, old])
-        _in_phase[campaign, new] = _in_phase.get((campaign, new), 0) + 1
-        IN_PHASE.labels(campaign, new).set(_in_phase[campaign, new])
     if old and seconds_in_old is not None:
-        PHASE_SECONDS.labels(campaign, old).observe(max(0.0, seconds_in_old))
+        PHASE_SECONDS.labels(campaign, _one_of(old, PHASES)).observe(max(0.0, seconds_in_old))
     PHASE_ENTERED.labels(campaign, new).inc()
 
 
-def experiment_finished(campaign: str, outcome: str, adopted_at: float | None = None) -> None:
-    """`outcome`: adopted | rejected | failed | skipped (a Verdict's value works too)."""
-    outcome = _one_of(outcome, OUTCOMES)
-    EXPERIMENTS.labels(campaign, outcome).inc()
-    if outcome == "adopted":
-        SINCE_ADOPTION.labels(campaign).set(0)
-        LAST_ADOPTION.labels(campaign).set(time.time() if adopted_at is None else adopted_at)
-        with _lock:
-            _adoption_known.add(campaign)
-    else:
-        SINCE_ADOPTION.labels(campaign).inc()
+def experiment_finished(campaign: str, outcome: str) -> None:
+    """`outcome`: adopted | rejected | failed | skipped."""
+    EXPERIMENTS.labels(campaign, _one_of(outcome, OUTCOMES)).inc()
 
 
 def measured(campaign: str, anchor: str, sequence: int, bd_rate: float | None, kbps: float,
-             psnr_y: float) -> None:
-    """The latest experiment's results: BD-rate in percent (as reports print it), mean kbps
-    and PSNR-Y in dB over clips and levels (stored as a ratio and bits per second)."""
+             psnr_yuv: float) -> None:
+    """The latest experiment's results: its score in percent (as reports print it), mean kbps
+    and PSNR-YUV in dB over clips and levels (stored as a ratio and bits per second)."""
     if bd_rate is not None:
         LATEST_BD_RATE.labels(campaign, anchor).set(bd_rate / 100.0)
     LATEST_BITRATE.labels(campaign).set(kbps * 1000.0)
-    LATEST_PSNR.labels(campaign).set(psnr_y)
+    LATEST_PSNR.labels(campaign).set(psnr_yuv)
     LATEST_SEQUENCE.labels(campaign).set(sequence)
 
 
-def best_changed(campaign: str, anchor: str, version: int, bd_rate: float | None, kbps: float,
-                 psnr_y: float, *, adopted_at: float | None = None) -> None:
-    """The best version vN changed (or was restored on start); units as for `measured`.
+def campaign_state(campaign: str, *, in_phase: Mapping[str, int], waiting: Mapping[str, float],
+                   since_adoption: int, last_adoption: float | None, cost_usd: float) -> None:
+    """The campaign's state as its documents say now (set on every tick, see above)."""
+    for phase in PHASES:
+        IN_PHASE.labels(campaign, phase).set(in_phase.get(phase, 0))
+    needs_human(campaign, len(waiting), waiting)
+    SINCE_ADOPTION.labels(campaign).set(since_adoption)
+    if last_adoption is not None:
+        LAST_ADOPTION.labels(campaign).set(last_adoption)
+    CAMPAIGN_COST.labels(campaign).set(cost_usd)
 
-    `adopted_at` (Unix time vN was adopted) restores the CampaignStalled clock after a
-    restart; without it a restored vN > 0 counts as adopted now, so a restart never raises
-    a false stall alert (it may delay a true one).
-    """
-    with _lock:
-        if adopted_at is not None:
-            LAST_ADOPTION.labels(campaign).set(adopted_at)
-            _adoption_known.add(campaign)
-        elif version > 0 and campaign not in _adoption_known:
-            LAST_ADOPTION.labels(campaign).set(time.time())
-            _adoption_known.add(campaign)
+
+def best_version(campaign: str, anchor: str, version: int, bd_rate: float | None, kbps: float,
+                 psnr_yuv: float) -> None:
+    """The best version vN and its mean RD point; units as for `measured`."""
     if bd_rate is not None:
         BEST_BD_RATE.labels(campaign, anchor).set(bd_rate / 100.0)
     BEST_BITRATE.labels(campaign).set(kbps * 1000.0)
-    BEST_PSNR.labels(campaign).set(psnr_y)
+    BEST_PSNR.labels(campaign).set(psnr_yuv)
     BEST_VERSION.labels(campaign).set(version)
-
 
 
 def needs_human(campaign: str, count: int, waiting: Mapping[str, float] | None = None) -> None:
@@ -277,10 +262,6 @@ def llm_call(model: str, outcome: str, tokens: dict[str, int], cost_usd: float) 
             LLM_TOKENS.labels(model, _one_of(kind, TOKEN_KINDS)).inc(n)
     if cost_usd:
         LLM_COST.labels(model).inc(cost_usd)
-
-
-def campaign_cost(campaign: str, spent_usd: float) -> None:
-    CAMPAIGN_COST.labels(campaign).set(spent_usd)
 
 
 def reconcile_error(kind: str) -> None:

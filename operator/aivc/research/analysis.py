@@ -1,9 +1,11 @@
 """Score a measured candidate and decide whether it is kept: pure, shared by both drivers.
 
-`analyze` turns an evaluation into the Experiment's `status.metrics` (BD-rate vs each anchor
-and vs the current best, mean bitrate and quality, speed, per clip) and the adoption
-verdict (`aivc.research.adoption`). Held-out clips are scored like the others but only
-guard adoption; the headline numbers are means over the campaign's own clips.
+`analyze` turns an evaluation into the Experiment's `status.metrics` (the score — BD-rate on
+PSNR-YUV against the campaign's anchor — plus BD-rates against every anchor and the best,
+on every quality metric, means of rate, quality and speed, each clip's numbers) and hands
+the direct comparisons with the best to the one adoption rule (`aivc.research.adoption`).
+Held-out clips are scored like the others but only guard adoption; the headline numbers
+are means over the campaign's own clips.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
+from aivc.api.documents import BEST, ClipMetrics, Metrics
+from aivc.api.measurements import SCORE_METRIC, Quality
+from aivc.api.spec import CampaignSpec
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.results import EvaluationResult, LevelResult
-from aivc.evaluate.scoring import BASELINE, Score, score
-from aivc.research.adoption import Standing, decide
-from aivc.research.spec import CampaignSpec
+from aivc.evaluate.scoring import CHROMA, METRICS, Score, score
+from aivc.research.adoption import Evidence, Rules, decide
 
 IMPLAUSIBLE_BD_RATE = -60.0
 """A hand-written Python codec beating x264/x265/AV1 medium by this much is more likely a
@@ -29,15 +32,8 @@ measuring or accounting bug than a breakthrough: a person looks first."""
 class Analysis:
     adopt: bool
     reason: str
-    metrics: dict[str, Any]
-    """Experiment `status.metrics`: bdRate, bdRate<Anchor>, bdRateVsBest, kbps, psnrY, ssimY,
-    encodeFps, decodeFps (means over the campaign clips) and perClip."""
+    metrics: Metrics
     suspicious: str | None = None
-
-
-def metric_key(encoder: str) -> str:
-    """`x265` → `bdRateX265`, `av1` → `bdRateAv1` (the CRD's spelling)."""
-    return "bdRate" + encoder[:1].upper() + encoder[1:]
 
 
 def clip_names(texts: tuple[str, ...]) -> list[str]:
@@ -53,84 +49,99 @@ def subset(result: EvaluationResult, clips: list[str]) -> EvaluationResult:
                    errors=[e for e in result.errors if e.clip in keep or not e.clip])
 
 
-def _means(levels: list[LevelResult]) -> dict[str, float | None]:
+def rules(spec: CampaignSpec) -> Rules:
+    return Rules(spec.adoption_margin, spec.max_chroma_loss_db, spec.held_out_tolerance)
+
+
+def _r(value: float | None) -> float | None:
+    """4 decimals, finite or nothing: status documents stay readable and stable."""
+    return round(value, 4) if value is not None and math.isfinite(value) else None
+
+
+def _quality(levels: list[LevelResult]) -> tuple[float | None, Quality]:
     n = len(levels)
     if not n:
-        return {"kbps": None, "psnrY": None, "ssimY": None}
-    return {"kbps": sum(r.kbps for r in levels) / n, "psnrY": sum(r.psnr_y for r in levels) / n,
-            "ssimY": sum(r.ssim_y for r in levels) / n}
-
-
-def _per_clip(result: EvaluationResult, found: Score, held_out: bool) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for clip in found.clips:
-        row: dict[str, Any] = {("bdRateVsBest" if ref == BASELINE else metric_key(ref)): value
-                               for ref, value in clip.bd_rate.items()}
-        row.update(_means(result.for_clip(clip.clip)))
-        if clip.failures:
-            row["notScored"] = {ref: why[:200] for ref, why in clip.failures.items()}
-        if held_out:
-            row["heldOut"] = True
-        out[clip.clip] = row
-    return out
+        return None, Quality()
+    mean = {m: _r(sum(getattr(r, m) for r in levels) / n) for m in METRICS}
+    return _r(sum(r.kbps for r in levels) / n), Quality(**mean)
 
 
 def _speed(levels: list[LevelResult], seconds: str) -> float | None:
     total = sum(getattr(r, seconds) for r in levels)
-    return sum(r.frames for r in levels) / total if total > 0 else None
+    return _r(sum(r.frames for r in levels) / total) if total > 0 else None
+
+
+def _per_clip(result: EvaluationResult, found: Score, anchor: str,
+              held_out: bool) -> dict[str, ClipMetrics]:
+    out: dict[str, ClipMetrics] = {}
+    for clip in found.clips:
+        rates = {ref: v for ref in found.references
+                 if (v := _r(clip.bd_rate(ref, SCORE_METRIC))) is not None}
+        by_metric = {m: v for m in METRICS if (v := _r(clip.bd_rate(anchor, m))) is not None}
+        best = clip.vs.get(BEST)
+        chroma = {m: v for m in CHROMA
+                  if best is not None and (v := _r(best.quality_delta.get(m))) is not None}
+        why = {ref: w[:300] for ref in found.references if (w := clip.why_not(ref)) is not None}
+        kbps, quality = _quality(result.for_clip(clip.clip))
+        out[clip.clip] = ClipMetrics(rates, by_metric, chroma, kbps, quality, held_out, why)
+    return out
 
 
 def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCurve]],
-              best: EvaluationResult | None, spec: CampaignSpec) -> dict[str, Any]:
-    """The metrics document: means over campaign clips plus `perClip` (held-out marked).
-
-    A mean BD-rate counts only when every campaign clip could be scored: a candidate whose
-    curve misses the anchor's range on one clip has no headline number, rather than a
-    flattering one from the clips it did well on.
-    """
+              best: EvaluationResult | None, spec: CampaignSpec) -> tuple[Metrics, Evidence]:
+    """The metrics of `result`, and the evidence the adoption rule weighs."""
     clips, held = clip_names(spec.clips), clip_names(spec.held_out)
     mine = subset(result, clips)
-    found = score(mine, dict(anchors), None if best is None else subset(best, clips))
-    means = {("bdRateVsBest" if ref == BASELINE else metric_key(ref)):
-             (found.mean_bd_rate.get(ref) if found.complete(ref) else None) for ref in found.references}
-    metrics: dict[str, Any] = {"bdRate": means.get(metric_key(spec.anchor))}
-    metrics.update(sorted(means.items(), key=lambda kv: kv[0] == "bdRateVsBest"))
-    metrics.update(_means(mine.levels))
-    metrics["encodeFps"] = _speed(mine.levels, "encode_seconds")
-    metrics["decodeFps"] = _speed(mine.levels, "decode_seconds")
-    per_clip = _per_clip(result, found, held_out=False)
-    if held:
-        per_clip.update(_per_clip(result, score(subset(result, held), dict(anchors)), held_out=True))
-    metrics["perClip"] = per_clip
-    return _rounded(metrics)
+    found = score(mine, anchors, None if best is None else subset(best, clips),
+                  min_overlap=spec.min_overlap)
+    per_clip = _per_clip(result, found, spec.anchor, held_out=False)
+    held_score = None
+    measured_held = [c for c in held if any(i.name == c for i in result.clips)]
+    if measured_held:
+        held_score = score(subset(result, measured_held), anchors,
+                           None if best is None else subset(best, measured_held),
+                           min_overlap=spec.min_overlap)
+        per_clip.update(_per_clip(result, held_score, spec.anchor, held_out=True))
+    kbps, quality = _quality(mine.levels)
+    means = {ref: v for ref in found.references if (v := _r(found.mean(ref))) is not None}
+    metrics = Metrics(
+        bd_rate=means.get(spec.anchor), bd_rates=means,
+        by_metric={m: v for m in METRICS if (v := _r(found.mean(spec.anchor, m))) is not None},
+        chroma_vs_best={m: v for m in CHROMA if (v := _r(found.mean_quality_delta(m))) is not None},
+        kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
+        decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
+    return metrics, _evidence(found, held_score, spec.anchor)
 
 
-def _rounded(value: Any) -> Any:
-    """Drop unknowns and keep 4 decimals: status documents stay readable and stable."""
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items() if v is not None}
-    if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else None
-    return value
+def _first_reason(found: Score, reference: str) -> str | None:
+    return next((f"{clip}: {why}" for clip, ref, why in found.failures() if ref == reference), None)
 
 
-def standing(metrics: Mapping[str, Any], spec: CampaignSpec) -> Standing:
-    per_clip = metrics.get("perClip") or {}
-    held = {c: (per_clip.get(c) or {}).get(metric_key(spec.anchor))
-            for c in clip_names(spec.held_out)}
-    return Standing(metrics.get("bdRate"), held)
+def _evidence(found: Score, held: Score | None, anchor: str) -> Evidence:
+    held_vs: dict[str, float | None] = {}
+    held_why: dict[str, str] = {}
+    for clip in held.clips if held is not None and BEST in held.references else []:
+        held_vs[clip.clip] = clip.bd_rate(BEST)
+        if clip.bd_rate(BEST) is None:
+            held_why[clip.clip] = clip.why_not(BEST) or "not measured"
+    has_best = BEST in found.references
+    return Evidence(
+        score=found.mean(anchor), score_missing=_first_reason(found, anchor),
+        vs_best=found.mean(BEST) if has_best else None,
+        vs_best_missing=_first_reason(found, BEST) if has_best else None,
+        chroma_vs_best={m[-1].upper(): found.mean_quality_delta(m) for m in CHROMA} if has_best else {},
+        held_out_vs_best=held_vs, held_out_missing=held_why)
 
 
-def suspicion(metrics: Mapping[str, Any], result: EvaluationResult) -> str | None:
+def suspicion(metrics: Metrics, result: EvaluationResult) -> str | None:
     """Why the numbers look wrong enough for a person to check before adopting."""
     bad = [f"{r.clip} level {r.level}" for r in result.levels
-           if not all(math.isfinite(x) for x in (r.kbps, r.psnr_y, r.ssim_y))]
+           if not all(math.isfinite(getattr(r, m)) for m in ("kbps", *METRICS))]
     if bad:
         return f"non-finite measurements at {', '.join(bad[:3])}"
-    for key, value in metrics.items():
-        if key.startswith("bdRate") and key != "bdRateVsBest" and isinstance(value, float) \
-                and value < IMPLAUSIBLE_BD_RATE:
-            return (f"{key} {value:+.1f}% is implausibly good for this kind of codec "
+    for ref, value in metrics.bd_rates.items():
+        if ref != BEST and value < IMPLAUSIBLE_BD_RATE:
+            return (f"BD-rate vs {ref} {value:+.1f}% is implausibly good for this kind of codec "
                     f"(below {IMPLAUSIBLE_BD_RATE:.0f}%); check the bitstream accounting")
     return None
 
@@ -138,14 +149,15 @@ def suspicion(metrics: Mapping[str, Any], result: EvaluationResult) -> str | Non
 def analyze(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCurve]],
             best: EvaluationResult | None, spec: CampaignSpec,
             held_out_result: EvaluationResult | None = None) -> Analysis:
-    """Score `result` (campaign clips, plus held-out clips unless given separately)."""
+    """Score `result` (campaign clips, plus held-out clips unless given separately) and judge
+    it against `best` (None: nothing adopted yet)."""
     if held_out_result is not None:
         result = replace(result, clips=result.clips + held_out_result.clips,
                          levels=result.levels + held_out_result.levels,
                          errors=result.errors + held_out_result.errors)
-    metrics = summarize(result, anchors, best, spec)
-    best_standing = None
-    if best is not None:
-        best_standing = standing(summarize(best, anchors, None, spec), spec)
-    verdict = decide(standing(metrics, spec), best_standing, spec.held_out_tolerance)
+    metrics, evidence = summarize(result, anchors, best, spec)
+    if best is not None and spec.held_out and not evidence.held_out_vs_best:
+        evidence = replace(evidence, held_out_vs_best={c: None for c in clip_names(spec.held_out)},
+                           held_out_missing={c: "not measured" for c in clip_names(spec.held_out)})
+    verdict = decide(evidence, best is not None, rules(spec))
     return Analysis(verdict.adopt, verdict.reason, metrics, suspicion(metrics, result))

@@ -11,72 +11,70 @@ a parent for ever (an intra-only v0 is always the fastest).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
-from aivc.research.history import number
-from aivc.research.phases import Verdict
-from aivc.research.planner import ParentCodec
+from aivc.api.documents import ExperimentDoc
+from aivc.research.planning import ParentCodec
 
 MAX_PARENTS = 4
 GOOD_MARGIN = 15.0
 
 
-def _adopted(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for e in experiments
-            if (e.get("status") or {}).get("verdict") == Verdict.ADOPTED
-            and isinstance((e.get("status") or {}).get("version"), int)]
+def adopted(experiments: Iterable[ExperimentDoc]) -> list[ExperimentDoc]:
+    """Adopted experiments with a version number, in sequence order."""
+    return sorted((e for e in experiments if e.status.adopted), key=lambda e: e.sequence)
 
 
-def _key(exp: dict[str, Any]) -> tuple[float, float, int]:
-    """Sort key: BD-rate (unknown last), faster first, newer first."""
-    status = exp["status"]
-    metrics = status.get("metrics") or {}
-    bd, fps = number(metrics.get("bdRate")), number(metrics.get("encodeFps"))
-    return (math.inf if bd is None else bd, -(fps or 0.0), -int(status["version"]))
+def score_key(exp: ExperimentDoc) -> tuple[float, float, int]:
+    """Sort key: score (unknown last), faster first, newer first."""
+    m = exp.status.metrics
+    bd = None if m is None else m.bd_rate
+    fps = None if m is None else m.encode_fps
+    return (math.inf if bd is None else bd, -(fps or 0.0), -int(exp.status.version or 0))
 
 
-def _dominated(exp: dict[str, Any], others: list[dict[str, Any]]) -> bool:
-    bd, fps, _ = _key(exp)
+def _dominated(exp: ExperimentDoc, others: list[ExperimentDoc]) -> bool:
+    bd, fps, _ = score_key(exp)
     for other in others:
-        obd, ofps, _ = _key(other)
+        obd, ofps, _ = score_key(other)
         if other is not exp and obd <= bd and ofps <= fps and (obd < bd or ofps < fps):
             return True
     return False
 
 
-def pareto_front(experiments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Adopted experiments no other adopted one beats on both BD-rate and encode speed."""
-    adopted = _adopted(experiments)
-    return sorted((e for e in adopted if not _dominated(e, adopted)), key=_key)
+def pareto_front(experiments: Iterable[ExperimentDoc]) -> list[ExperimentDoc]:
+    """Adopted experiments no other adopted one beats on both score and encode speed."""
+    chosen = adopted(experiments)
+    return sorted((e for e in chosen if not _dominated(e, chosen)), key=score_key)
 
 
-def best_experiment(experiments: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The adopted experiment with the lowest BD-rate (unknown BD-rates count as worst)."""
-    adopted = _adopted(experiments)
-    return min(adopted, key=_key) if adopted else None
+def best_experiment(experiments: Iterable[ExperimentDoc]) -> ExperimentDoc | None:
+    """The adopted experiment with the lowest score (unknown scores count as worst)."""
+    chosen = adopted(experiments)
+    return min(chosen, key=score_key) if chosen else None
 
 
-def to_parent(exp: dict[str, Any], source: str) -> ParentCodec:
-    status = exp["status"]
-    m = status.get("metrics") or {}
-    return ParentCodec(version=int(status["version"]), source=source, bd_rate=number(m.get("bdRate")),
-                       kbps=number(m.get("kbps")), psnr_y=number(m.get("psnrY")),
-                       encode_fps=number(m.get("encodeFps")), params=status.get("params"))
+def to_parent(exp: ExperimentDoc, source: str) -> ParentCodec:
+    m = exp.status.metrics
+    return ParentCodec(version=int(exp.status.version or 0), source=source,
+                       bd_rate=m.bd_rate if m else None, kbps=m.kbps if m else None,
+                       psnr_yuv=m.psnr_yuv if m else None, encode_fps=m.encode_fps if m else None,
+                       params=dict(exp.status.params) if exp.status.params is not None else None)
 
 
-def parents_from(experiments: list[dict[str, Any]], load_source: Callable[[str], str | None],
+def parents_from(experiments: Iterable[ExperimentDoc], load_source: Callable[[str], str | None],
                  limit: int = MAX_PARENTS) -> tuple[ParentCodec, ...]:
     """The best version first, then other rate/speed trade-off points (at most `limit`)."""
+    experiments = list(experiments)
     best = best_experiment(experiments)
     if best is None:
         return ()
-    best_bd = _key(best)[0]
+    best_bd = score_key(best)[0]
     chosen = [best] + [e for e in pareto_front(experiments)
-                       if e is not best and _key(e)[0] <= best_bd + GOOD_MARGIN]
+                       if e is not best and score_key(e)[0] <= best_bd + GOOD_MARGIN]
     parents = []
     for exp in chosen[:limit]:
-        source = load_source(exp["metadata"]["name"])
+        source = load_source(exp.name)
         if source is not None:
             parents.append(to_parent(exp, source))
     return tuple(parents)

@@ -8,15 +8,17 @@ person), above the bar. Output goes through tqdm so rows and bar never garble ea
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from tqdm import tqdm
 
-from aivc.research import history
-from aivc.research.analysis import metric_key
+from aivc.api.documents import ExperimentDoc, Metrics
+from aivc.research import archive
 
-ROW_HEADER = ["EXPERIMENT", "PHASE", "VERSION", "BD-RATE", "KBPS", "PSNR-Y", "VERDICT", "HYPOTHESIS"]
-ROW_WIDTHS = [20, 10, 7, 8, 8, 6, 8, 0]
+ROW_HEADER = ["EXPERIMENT", "PHASE", "VERSION", "BD-RATE", "KBPS", "PSNR-YUV", "VERDICT", "HYPOTHESIS"]
+ROW_WIDTHS = [20, 10, 7, 8, 8, 8, 8, 0]
+LEGEND = "BD-RATE: the score, BD-rate (PSNR-YUV 6:1:1) in percent vs the anchor; lower is better"
 
 
 def fixed(cells: list[str], widths: list[int] = ROW_WIDTHS) -> str:
@@ -24,43 +26,38 @@ def fixed(cells: list[str], widths: list[int] = ROW_WIDTHS) -> str:
     return "  ".join(c.ljust(w) if w else c for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
-def _num(value: Any, fmt: str) -> str:
-    return format(value, fmt) if isinstance(value, (int, float)) else "-"
+def num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
 
 
-def row(exp: dict[str, Any], width: int = 60) -> list[str]:
-    status, spec = history.status_of(exp), exp.get("spec") or {}
-    m = status.get("metrics") or {}
-    hypothesis = " ".join(str(spec.get("hypothesis") or "").split())
-    if len(hypothesis) > width:
-        hypothesis = hypothesis[:width - 1] + "…"
-    return [exp["metadata"]["name"], str(status.get("phase") or "Pending"),
-            str(status.get("versionName") or "-"), _num(m.get("bdRate"), "+.2f"),
-            _num(m.get("kbps"), ".1f"), _num(m.get("psnrY"), ".2f"),
-            str(status.get("verdict") or "-"), hypothesis]
+def one_line(text: str | None, width: int) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
-def leaderboard(experiments: list[dict[str, Any]], anchors: tuple[str, ...],
+def row(exp: ExperimentDoc, width: int = 60) -> list[str]:
+    status = exp.status
+    m = status.metrics or Metrics()
+    return [exp.name, status.phase.value, status.version_name or "-", num(m.bd_rate, "+.2f"),
+            num(m.kbps, ".1f"), num(m.psnr_yuv, ".2f"),
+            status.verdict.value if status.verdict else "-", one_line(exp.spec.hypothesis, width)]
+
+
+def leaderboard(experiments: Sequence[ExperimentDoc], anchors: tuple[str, ...],
                 top: int = 10) -> tuple[list[str], list[list[str]]]:
-    """Adopted versions, best BD-rate first."""
-    adopted = [e for e in experiments if history.status_of(e).get("verdict") == "Adopted"]
-    adopted.sort(key=lambda e: (_sort_bd(e), -history.sequence_of(e)))
+    """Adopted versions, best score first."""
+    adopted = sorted(archive.adopted(experiments), key=lambda e: (archive.score_key(e)[0], -e.sequence))
     header = ["RANK", "VERSION", "EXPERIMENT"] + [f"BD-RATE {a.upper()}" for a in anchors] + \
-             ["KBPS", "PSNR-Y", "SSIM-Y", "ENC FPS"]
+             ["KBPS", "PSNR-YUV", "PSNR-Y", "PSNR-U", "PSNR-V", "SSIM-Y", "ENC FPS"]
     body = []
     for rank, exp in enumerate(adopted[:top], 1):
-        m = history.status_of(exp).get("metrics") or {}
-        body.append([str(rank), str(history.status_of(exp).get("versionName") or "-"),
-                     exp["metadata"]["name"]]
-                    + [_num(m.get(metric_key(a)), "+.2f") for a in anchors]
-                    + [_num(m.get("kbps"), ".1f"), _num(m.get("psnrY"), ".2f"),
-                       _num(m.get("ssimY"), ".4f"), _num(m.get("encodeFps"), ".1f")])
+        m = exp.status.metrics or Metrics()
+        body.append([str(rank), exp.status.version_name or "-", exp.name]
+                    + [num(m.bd_rates.get(a), "+.2f") for a in anchors]
+                    + [num(m.kbps, ".1f"), num(m.psnr_yuv, ".2f"), num(m.psnr_y, ".2f"),
+                       num(m.quality.psnr_u, ".2f"), num(m.quality.psnr_v, ".2f"),
+                       num(m.ssim_y, ".4f"), num(m.encode_fps, ".1f")])
     return header, body
-
-
-def _sort_bd(exp: dict[str, Any]) -> float:
-    value = (history.status_of(exp).get("metrics") or {}).get("bdRate")
-    return float(value) if isinstance(value, (int, float)) else float("inf")
 
 
 class Display:
@@ -78,19 +75,25 @@ class Display:
         if self.enabled:
             tqdm.write(line, file=self.out)
 
-    def rows(self, experiments: list[dict[str, Any]]) -> None:
+    def rows(self, experiments: Sequence[ExperimentDoc]) -> None:
         """Print table rows, the header first (once): at the start, the finished ones of a
         resumed run; later, each experiment as it finishes or stops for a person."""
         if not self.enabled:
             return
         if not self._header_shown:
+            self.write(LEGEND)
             self.write(fixed(ROW_HEADER))
             self._header_shown = True
         for exp in experiments:
             self.write(fixed(row(exp)))
 
-    def phase(self, exp: dict[str, Any], phase: str) -> None:
-        self._current = f"{exp['metadata']['name']} {phase}"
+    def resume(self, done: int) -> None:
+        """A resumed run: the finished experiments count from the start."""
+        self.bar.n = done
+        self.bar.refresh()
+
+    def phase(self, name: str, phase: str) -> None:
+        self._current = f"{name} {phase}"
         self._levels = 0
         self.bar.set_postfix_str(self._current, refresh=True)
 
@@ -99,7 +102,7 @@ class Display:
         self._levels += 1
         self.bar.set_postfix_str(f"{self._current} ({self._levels} clip-levels done)", refresh=True)
 
-    def finished(self, exp: dict[str, Any]) -> None:
+    def finished(self, exp: ExperimentDoc) -> None:
         self.rows([exp])
         self.bar.update(1)
 

@@ -1,9 +1,9 @@
 """The work behind each phase: design, validate, execute, analyze.
 
-Each method does one phase's work for one experiment and returns a `Step`: the event the
-phase machine gets, plus the document fields to persist with the transition. None of them
-changes a phase: the driver feeds the event to the machine and persists the result before
-anything else happens. Every step is safe to repeat — a run killed in the middle of one
+Each method does one phase's work for one experiment and returns a `Work`: the event the
+phase machine gets, plus the status and spec fields to persist with the transition. None of
+them changes a phase: the driver hands the work to the core (`aivc.research.driving`) and
+persists its plan before anything else happens. Every step is safe to repeat — a run killed in the middle of one
 simply does it again — and candidates run only in the sandbox. Local mode
 (`aivc.research.local`) uses all four; the operator uses design and analysis and runs the
 sandbox steps as Jobs, so both drivers share the planner calls and the adoption rule.
@@ -12,39 +12,40 @@ sandbox steps as Jobs, so both drivers share the planner calls and the adoption 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aivc.api.documents import (
+    AnalysisNote,
+    CodecRef,
+    ExperimentDoc,
+    FailedDesign,
+    RunSummary,
+    version_name,
+)
+from aivc.api.spec import CampaignSpec
 from aivc.codec import reference, space
 from aivc.errors import AivcError
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.results import EvaluationResult
 from aivc.research import archive, history
 from aivc.research.analysis import analyze
+from aivc.research.driving import Work
 from aivc.research.phases import (
     Analyzed,
     Designed,
     DesignFailed,
-    Event,
     ExecutionFailed,
     ExecutionFinished,
     RequestDesign,
     ValidationFailed,
     ValidationPassed,
 )
-from aivc.research.planner import DesignRequest, Planner, PlannerError, Proposal
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Planner, PlannerError, Proposal
 from aivc.store.base import ExperimentStore
 from aivc.store.local import LocalStore
-
-
-@dataclass(frozen=True)
-class Step:
-    event: Event
-    status: dict[str, Any] = field(default_factory=dict)
-    spec: dict[str, Any] | None = None
 
 
 @dataclass
@@ -65,26 +66,25 @@ class Lab:
 
     # ---- design ------------------------------------------------------------------------
 
-    def design(self, exp: dict[str, Any], action: RequestDesign,
-               experiments: list[dict[str, Any]]) -> Step:
-        name, status = exp["metadata"]["name"], history.status_of(exp)
+    def design(self, exp: ExperimentDoc, action: RequestDesign,
+               experiments: Sequence[ExperimentDoc]) -> Work:
         try:
-            if history.sequence_of(exp) == 0:
+            if exp.sequence == 0:
                 proposal = self._baseline()
             else:
                 proposal = self.planner.propose(self._request(exp, action, experiments))
         except PlannerError as exc:
-            return Step(DesignFailed(exc.category, str(exc)))
-        self.store.put_source(name, proposal.source)
-        parent = history.version_name(proposal.parent_version)
+            return Work(DesignFailed(exc.category, str(exc)))
+        self.store.put_source(exp.name, proposal.source)
+        sha = hashlib.sha256(proposal.source.encode()).hexdigest()
         spec = {"hypothesis": proposal.hypothesis, "rationale": proposal.rationale or None,
-                "parentVersion": parent,
-                "codec": {"sha256": hashlib.sha256(proposal.source.encode()).hexdigest()}}
-        cost = float(status.get("costUSD") or 0.0) + proposal.cost_usd
-        fields: dict[str, Any] = {"params": proposal.params, "costUSD": round(cost, 6)}
+                "parent_version": version_name(proposal.parent_version),
+                "codec": CodecRef(sha256=sha)}
+        fields: dict[str, Any] = {"params": proposal.params,
+                                  "cost_usd": exp.status.cost_usd + proposal.cost_usd}
         if action.repair is not None:
-            fields["failedDesigns"] = _failed_designs(exp)
-        return Step(Designed(), fields, spec)
+            fields["failed_designs"] = _failed_designs(exp)
+        return Work(Designed(), fields, spec)
 
     def _baseline(self) -> Proposal:
         """Sequence 0 is the base codec as it is: the yardstick every version is measured by."""
@@ -101,69 +101,66 @@ class Lab:
         return Proposal(source=source, parent_version=None, params=params or None,
                         hypothesis=f"Baseline: the base codec {base!r} as it is.")
 
-    def _request(self, exp: dict[str, Any], action: RequestDesign,
-                 experiments: list[dict[str, Any]]) -> DesignRequest:
-        name, status = exp["metadata"]["name"], history.status_of(exp)
-        done = [e for e in experiments if history.is_finished(e)]
-        failed_source = self.store.get_source(name) if action.repair else None
+    def _request(self, exp: ExperimentDoc, action: RequestDesign,
+                 experiments: Sequence[ExperimentDoc]) -> DesignRequest:
+        done = [e for e in experiments if e.status.finished]
+        failed_source = self.store.get_source(exp.name) if action.repair else None
+        params = exp.status.params
         return DesignRequest(
-            sequence=history.sequence_of(exp),
-            parents=archive.parents_from(done, self.store.get_source),
+            sequence=exp.sequence, parents=archive.parents_from(done, self.store.get_source),
             history=tuple(history.outcomes(done)), repair=action.repair,
             failed_source=failed_source,
-            failed_params=status.get("params") if action.repair else None, note=action.note)
+            failed_params=dict(params) if action.repair and params is not None else None,
+            note=action.note)
 
     # ---- sandbox -----------------------------------------------------------------------
 
-    def validate(self, exp: dict[str, Any]) -> Step:
+    def validate(self, exp: ExperimentDoc) -> Work:
         from aivc.sandbox import validate_codec
 
         result = validate_codec(self._source_path(exp), **self._limits())
-        summary = {"validation": {"ok": result.ok, "wallSeconds": round(result.wall_seconds, 2)}}
+        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
-            return Step(ValidationFailed(err.category, _describe(err)), summary)
-        return Step(ValidationPassed(), summary)
+            return Work(ValidationFailed(err.category, err.describe()), summary)
+        return Work(ValidationPassed(), summary)
 
-    def execute(self, exp: dict[str, Any]) -> Step:
+    def execute(self, exp: ExperimentDoc) -> Work:
         from aivc.sandbox import evaluate_codec
 
         result = evaluate_codec(self._source_path(exp), self.clips(), cache_dir=self.cache_dir,
                                 progress=self.on_progress, **self._limits())
-        self.store.put_results(exp["metadata"]["name"], result.to_dict())
-        summary = {"execution": {"ok": result.ok, "wallSeconds": round(result.wall_seconds, 2)}}
+        self.store.put_results(exp.name, result.to_dict())
+        summary = {"execution": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
-            return Step(ExecutionFailed(err.category, _describe(err)), summary)
-        return Step(ExecutionFinished(), summary)
+            return Work(ExecutionFailed(err.category, err.describe()), summary)
+        return Work(ExecutionFinished(), summary)
 
     def _limits(self) -> dict[str, Any]:
         return {} if self.sandbox_limits is None else {"limits": self.sandbox_limits}
 
-    def _source_path(self, exp: dict[str, Any]) -> Path:
+    def _source_path(self, exp: ExperimentDoc) -> Path:
         if not isinstance(self.store, LocalStore):
             raise AivcError("local sandbox steps need the local store (the operator runs Jobs)")
-        path = self.store.source_path(exp["metadata"]["name"])
+        path = self.store.source_path(exp.name)
         if not path.is_file():
-            raise AivcError(f"experiment {exp['metadata']['name']}: its source {path} is missing")
+            raise AivcError(f"experiment {exp.name}: its source {path} is missing")
         return path
 
     # ---- analysis ----------------------------------------------------------------------
 
-    def analyze(self, exp: dict[str, Any], experiments: list[dict[str, Any]], version: int) -> Step:
-        name = exp["metadata"]["name"]
-        result = self.results_of(name)
+    def analyze(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc], version: int) -> Work:
+        result = self.results_of(exp.name)
         if result is None:
-            raise AivcError(f"experiment {name} is Analyzing but its results are missing")
-        others = [e for e in experiments if e["metadata"]["name"] != name]
-        best = archive.best_experiment(others)
-        best_result = None if best is None else self.results_of(best["metadata"]["name"])
+            raise AivcError(f"experiment {exp.name} is Analyzing but its results are missing")
+        best = archive.best_experiment(e for e in experiments if e.name != exp.name)
+        best_result = None if best is None else self.results_of(best.name)
         found = analyze(result, self.anchors, best_result, self.spec)
-        status = {"metrics": found.metrics,
-                  "analysis": {"reason": found.reason, "suspicious": found.suspicious}}
         event = Analyzed(adopt=found.adopt, version=version if found.adopt else None,
                          suspicious=found.suspicious)
-        return Step(event, status)
+        return Work(event, {"metrics": found.metrics,
+                            "analysis": AnalysisNote(found.reason, found.suspicious)})
 
     def results_of(self, name: str) -> EvaluationResult | None:
         doc = self.store.get_results(name)
@@ -173,19 +170,13 @@ class Lab:
 MAX_FAILED_DESIGNS = 5
 
 
-def _failed_designs(exp: dict[str, Any]) -> list[dict[str, Any]]:
+def _failed_designs(exp: ExperimentDoc) -> tuple[FailedDesign, ...]:
     """The designs this experiment replaced after they failed: kept for the record and for
     reproducing the failure (the source itself is overwritten by its repair)."""
-    status, spec = history.status_of(exp), exp.get("spec") or {}
-    record = {"hypothesis": spec.get("hypothesis"), "sha256": (spec.get("codec") or {}).get("sha256"),
-              "params": status.get("params"), "error": status.get("lastError")}
-    return [*(status.get("failedDesigns") or []), record][-MAX_FAILED_DESIGNS:]
-
-
-def _describe(err: Any) -> str:
-    where = " ".join(p for p in (err.stage, err.clip, "" if err.level < 0 else f"level {err.level}")
-                     if p)
-    return f"{where}: {err.message}" if where else str(err.message)
+    status, spec = exp.status, exp.spec
+    record = FailedDesign(spec.hypothesis, spec.codec.sha256 if spec.codec else None,
+                          status.params, status.last_error)
+    return (*status.failed_designs, record)[-MAX_FAILED_DESIGNS:]
 
 
 def _params_of(source: str) -> dict[str, Any]:

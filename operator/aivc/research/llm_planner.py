@@ -20,6 +20,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from aivc.api.documents import BEST
+from aivc.api.spec import CampaignSpec
+from aivc.api.types import Verdict
 from aivc.codec.reference import reference_source
 from aivc.errors import AivcError
 from aivc.llm.accounting import Ledger, ModelTotal
@@ -28,8 +31,7 @@ from aivc.llm.client import CACHE_CONTROL, AnthropicClient, LLMClient, LLMError,
 from aivc.llm.lessons import LessonMemory
 from aivc.llm.templates import render
 from aivc.llm.tools import Review, parse_analysis, parse_proposal, parse_review
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
 from aivc.settings import LLMSettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ T = TypeVar("T")
 
 ANALYSIS_MAX_TOKENS = 1024
 RECENT = 8
-MEASURED = ("Adopted", "Rejected")
+MEASURED = (Verdict.ADOPTED, Verdict.REJECTED)
 
 
 def _num(value: Any) -> str | None:
@@ -52,13 +54,18 @@ def _fmt_metrics(pairs: dict[str, Any]) -> str:
 
 
 def _fmt_parent(p: ParentCodec) -> str:
-    return _fmt_metrics({"bd_rate_%": p.bd_rate, "kbps": p.kbps, "psnr_y_db": p.psnr_y,
+    return _fmt_metrics({"score_bd_rate_yuv_%": p.bd_rate, "kbps": p.kbps, "psnr_yuv_db": p.psnr_yuv,
                          "encode_fps": p.encode_fps})
 
 
 def _fmt_outcome(o: Outcome) -> str:
-    rest = {k: v for k, v in o.metrics.items() if k not in ("bdRate", "bdRateVsBest")}
-    nums = _fmt_metrics({"bd_rate_%": o.bd_rate, "vs_best_%": o.bd_rate_vs_best, **rest})
+    m = o.metrics
+    rest: dict[str, Any] = {}
+    if m is not None:
+        rest = {f"bd_rate_vs_{ref}_%": v for ref, v in m.bd_rates.items() if ref != BEST}
+        rest.update({"kbps": m.kbps, "psnr_yuv_db": m.psnr_yuv, "psnr_y_db": m.psnr_y, "ssim_y": m.ssim_y,
+                     "encode_fps": m.encode_fps, "decode_fps": m.decode_fps})
+    nums = _fmt_metrics({"score_bd_rate_yuv_%": o.bd_rate, "vs_best_%": o.bd_rate_vs_best, **rest})
     err = f"; failed in {o.error.stage}: {o.error.category}" if o.error else ""
     return f"#{o.sequence} {o.verdict}: {o.hypothesis or '(no hypothesis)'} [{nums}]{err}"
 
@@ -76,7 +83,7 @@ def _fmt_review(review: Review | None) -> str:
 
 
 class LLMPlanner:
-    """The Planner protocol over the Messages API (see `aivc.research.planner`)."""
+    """The Planner protocol over the Messages API (see `aivc.research.planning`)."""
 
     name = "llm"
 
@@ -217,7 +224,7 @@ class LLMPlanner:
     def _track(self, outcome: Outcome) -> None:
         self._finished += 1
         self._recent.append(outcome)
-        if outcome.verdict == "Adopted" and outcome.bd_rate is not None and (
+        if outcome.verdict == Verdict.ADOPTED and outcome.bd_rate is not None and (
                 self._best is None or self._best.bd_rate is None
                 or outcome.bd_rate < self._best.bd_rate):
             self._best = outcome

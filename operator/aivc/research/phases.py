@@ -12,85 +12,15 @@ NeedsHuman as exits. NeedsHuman is left only through a `HumanDecision`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 
-
-class Phase(StrEnum):
-    PENDING = "Pending"
-    DESIGNING = "Designing"
-    VALIDATING = "Validating"
-    EXECUTING = "Executing"
-    ANALYZING = "Analyzing"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    NEEDS_HUMAN = "NeedsHuman"
-
-
-TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
-
-
-class Verdict(StrEnum):
-    ADOPTED = "Adopted"
-    REJECTED = "Rejected"
-    SKIPPED = "Skipped"
-
-
-class Decision(StrEnum):
-    """What a person may say about an experiment in NeedsHuman."""
-
-    RETRY = "retry"
-    SKIP = "skip"
-    ADOPT = "adopt"
-    REJECT = "reject"
+from aivc.api.documents import Attempts, ExperimentStatus, Failure
+from aivc.api.spec import Limits
+from aivc.api.types import Decision, Phase, Stage, Verdict
 
 
 class IllegalTransition(Exception):
     """An event arrived that the current phase cannot accept."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How many repairs each stage gets before a person is asked (Campaign `spec.retries`)."""
-
-    design: int = 2
-    validation: int = 2
-    execution: int = 1
-
-
-@dataclass(frozen=True)
-class Failure:
-    """The last thing that went wrong, short enough to hand to the planner."""
-
-    stage: str  # design | validation | execution | analysis
-    category: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Attempts:
-    design: int = 0
-    validation: int = 0
-    execution: int = 0
-
-    def bump(self, stage: str) -> Attempts:
-        return replace(self, **{stage: getattr(self, stage) + 1})
-
-
-@dataclass(frozen=True)
-class ExperimentState:
-    phase: Phase = Phase.PENDING
-    attempts: Attempts = field(default_factory=Attempts)
-    last_error: Failure | None = None
-    verdict: Verdict | None = None
-    human_reason: str | None = None
-    human_note: str | None = None
-    has_results: bool = False
-    version: int | None = None
-
-    @property
-    def terminal(self) -> bool:
-        return self.phase in TERMINAL_PHASES
 
 
 # ---- events: what a driver observed -------------------------------------------------------
@@ -201,7 +131,7 @@ Action = RequestDesign | RunValidation | RunExecution | RunAnalysis | CommitVers
 
 @dataclass(frozen=True)
 class Transition:
-    state: ExperimentState
+    state: ExperimentStatus
     actions: tuple[Action, ...] = ()
 
 
@@ -223,8 +153,13 @@ def accepts(phase: Phase, event: Event) -> bool:
     return isinstance(event, _EXPECTS[phase])
 
 
-def step(state: ExperimentState, event: Event, limits: Limits | None = None) -> Transition:
-    """Advance `state` by one observed `event`; raise `IllegalTransition` if it does not fit."""
+def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) -> Transition:
+    """Advance `state` by one observed `event`; raise `IllegalTransition` if it does not fit.
+
+    Only the machine's own fields change (phase, attempts, last error, verdict, version,
+    the reason a person is needed and their note, whether results exist); the driving plan
+    (`aivc.research.driving`) adds everything else a transition writes.
+    """
     limits = limits or Limits()
     if not accepts(state.phase, event):
         raise IllegalTransition(f"{type(event).__name__} is not accepted in phase {state.phase}")
@@ -234,15 +169,15 @@ def step(state: ExperimentState, event: Event, limits: Limits | None = None) -> 
         case Designed():
             return Transition(replace(state, phase=Phase.VALIDATING), (RunValidation(),))
         case DesignFailed(category, message):
-            return _failed(state, "design", category, message, limits.design)
+            return _failed(state, Stage.DESIGN, category, message, limits.design)
         case ValidationPassed():
             return Transition(replace(state, phase=Phase.EXECUTING), (RunExecution(),))
         case ValidationFailed(category, message):
-            return _failed(state, "validation", category, message, limits.validation)
+            return _failed(state, Stage.VALIDATION, category, message, limits.validation)
         case ExecutionFinished():
             return Transition(replace(state, phase=Phase.ANALYZING, has_results=True), (RunAnalysis(),))
         case ExecutionFailed(category, message):
-            return _failed(state, "execution", category, message, limits.execution)
+            return _failed(state, Stage.EXECUTION, category, message, limits.execution)
         case Analyzed():
             return _analyzed(state, event)
         case HumanDecision():
@@ -250,20 +185,21 @@ def step(state: ExperimentState, event: Event, limits: Limits | None = None) -> 
     raise IllegalTransition(f"unknown event {event!r}")  # pragma: no cover
 
 
-def _failed(state: ExperimentState, stage: str, category: str, message: str, limit: int) -> Transition:
+def _failed(state: ExperimentStatus, stage: Stage, category: str, message: str,
+            limit: int) -> Transition:
     """A stage failed: ask the planner to repair it, or a person once repairs are used up."""
-    failure = Failure(stage, category, message)
-    attempts = state.attempts.bump(stage)
-    if getattr(attempts, stage) <= limit:
+    failure = Failure(stage.value, category, message)
+    attempts = state.attempts.bump(stage.value)
+    if attempts.of(stage.value) <= limit:
         nxt = replace(state, phase=Phase.DESIGNING, attempts=attempts, last_error=failure)
         return Transition(nxt, (RequestDesign(repair=failure, note=state.human_note),))
-    reason = f"{stage} failed {getattr(attempts, stage)} times ({category}); last: {message[:300]}"
+    reason = f"{stage.value} failed {attempts.of(stage.value)} times ({category}); last: {message[:300]}"
     nxt = replace(state, phase=Phase.NEEDS_HUMAN, attempts=attempts, last_error=failure,
                   human_reason=reason)
     return Transition(nxt, (NotifyHuman(reason),))
 
 
-def _analyzed(state: ExperimentState, event: Analyzed) -> Transition:
+def _analyzed(state: ExperimentStatus, event: Analyzed) -> Transition:
     if event.suspicious:
         reason = f"results look suspicious: {event.suspicious}"
         nxt = replace(state, phase=Phase.NEEDS_HUMAN, human_reason=reason)
@@ -277,7 +213,7 @@ def _analyzed(state: ExperimentState, event: Analyzed) -> Transition:
     return Transition(nxt, (RecordLesson(),))
 
 
-def _decided(state: ExperimentState, event: HumanDecision) -> Transition:
+def _decided(state: ExperimentStatus, event: HumanDecision) -> Transition:
     cleared = replace(state, human_reason=None, human_note=event.note)
     match event.decision:
         case Decision.RETRY:
@@ -298,7 +234,7 @@ def _decided(state: ExperimentState, event: HumanDecision) -> Transition:
     raise IllegalTransition(f"unknown decision {event.decision!r}")  # pragma: no cover
 
 
-def resume_action(state: ExperimentState) -> Action | None:
+def resume_action(state: ExperimentStatus) -> Action | None:
     """The work a driver owes an experiment in `state`, derived from its persisted phase.
 
     Drivers persist each transition before acting, so after a restart (or on every

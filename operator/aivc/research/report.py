@@ -6,22 +6,21 @@ documents in the run directory alone, so it can be regenerated at any time.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from aivc.api.documents import CampaignDoc, ExperimentDoc, Metrics
+from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.rdplot import Curve, plot_rd
-from aivc.research import history
-from aivc.research.analysis import clip_names, metric_key
-from aivc.research.display import leaderboard
-from aivc.research.spec import CampaignSpec
+from aivc.research import anchoring, archive
+from aivc.research.analysis import clip_names
+from aivc.research.display import leaderboard, one_line
 from aivc.research.story import story_lines
 from aivc.store.base import ExperimentStore
 from aivc.store.local import atomic_write
@@ -34,23 +33,6 @@ SOURCE_NOTE = ("The built-in clips (carphone, bikes, bbb720) are themselves H.26
                "not absolute measures of quality.")
 
 
-def anchors_path(run_dir: Path, campaign: str) -> Path:
-    return Path(run_dir) / "anchors" / f"{campaign}.json"
-
-
-def save_anchors(run_dir: Path, campaign: str, anchors: dict[str, dict[str, AnchorCurve]]) -> None:
-    doc = {clip: {enc: c.to_dict() for enc, c in per.items()} for clip, per in anchors.items()}
-    atomic_write(anchors_path(run_dir, campaign), json.dumps(doc, indent=1))
-
-
-def load_anchors(run_dir: Path, campaign: str) -> dict[str, dict[str, AnchorCurve]]:
-    try:
-        doc = json.loads(anchors_path(run_dir, campaign).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {clip: {enc: AnchorCurve.from_dict(c) for enc, c in per.items()} for clip, per in doc.items()}
-
-
 def write_report(store: ExperimentStore, campaign: str, out_dir: Path, top: int = TOP, *,
                  run_dir: Path | None = None,
                  anchors: dict[str, dict[str, AnchorCurve]] | None = None) -> Path:
@@ -59,16 +41,18 @@ def write_report(store: ExperimentStore, campaign: str, out_dir: Path, top: int 
     Anchor curves for the RD plots come from `anchors`, else from what `aivc run` saved in
     the run directory (`run_dir`, by default the local store's root).
     """
-    doc = store.get("Campaign", campaign)
-    if doc is None:
+    raw = store.get("Campaign", campaign)
+    if raw is None:
         raise AivcError(f"campaign {campaign} not found")
-    spec = CampaignSpec.from_manifest({k: v for k, v in doc.items() if k != "status"})
-    experiments = sorted(store.list("Experiment", campaign=campaign), key=history.sequence_of)
+    doc = CampaignDoc.parse(raw)
+    spec = doc.spec
+    experiments = sorted((ExperimentDoc.parse(e) for e in store.list("Experiment", campaign=campaign)),
+                         key=lambda e: e.sequence)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     root = run_dir or getattr(store, "root", None)
     if anchors is None:
-        anchors = {} if root is None else load_anchors(Path(root), campaign)
+        anchors = {} if root is None else anchoring.load(Path(root), campaign)
     progress_png = plot_progress(out_dir / "bd_rate_over_experiments.png", experiments, spec.anchor)
     rd_pngs = plot_rd_curves(out_dir, store, spec, experiments, anchors)
     text = "\n".join(_markdown(doc, spec, experiments, top, progress_png, rd_pngs, root))
@@ -77,18 +61,18 @@ def write_report(store: ExperimentStore, campaign: str, out_dir: Path, top: int 
     return path
 
 
-def _markdown(doc: dict[str, Any], spec: CampaignSpec, experiments: list[dict[str, Any]], top: int,
+def _markdown(doc: CampaignDoc, spec: CampaignSpec, experiments: list[ExperimentDoc], top: int,
               progress_png: Path | None, rd_pngs: list[Path], run_dir: Path | None) -> list[str]:
-    status = doc.get("status") or {}
-    counts = status.get("experiments") or {}
+    status = doc.status
+    counts = status.counts
     lines = [f"# Campaign `{spec.name}`", "",
              f"- Planner: `{spec.planner}`; base codec `{spec.base_codec}`; anchor `{spec.anchor}`",
              f"- Clips: {', '.join(spec.clips)}; held out: {', '.join(spec.held_out) or 'none'}",
-             f"- Experiments: {counts.get('total', len(experiments))} "
-             f"({counts.get('adopted', 0)} adopted, {counts.get('rejected', 0)} rejected, "
-             f"{counts.get('failed', 0)} failed, {counts.get('needsHuman', 0)} waiting for a person)",
-             f"- Stopped: {status.get('stopReason') or 'still running'}",
-             f"- LLM spend: ${float(status.get('costUSD') or 0):.2f}", "", f"> {SOURCE_NOTE}", ""]
+             f"- Experiments: {counts.total or len(experiments)} "
+             f"({counts.adopted} adopted, {counts.rejected} rejected, "
+             f"{counts.failed} failed, {counts.needs_human} waiting for a person)",
+             f"- Stopped: {status.stop_reason or 'still running'}",
+             f"- LLM spend: ${status.cost_usd:.2f}", "", f"> {SOURCE_NOTE}", ""]
     lines += _leaderboard(experiments, spec, top)
     lines += _progress_summary(experiments)
     if progress_png:
@@ -96,7 +80,7 @@ def _markdown(doc: dict[str, Any], spec: CampaignSpec, experiments: list[dict[st
     if rd_pngs:
         lines += ["", "## Rate–distortion curves", "",
                   f"The best versions against {', '.join(a.upper() for a in spec.anchors)} "
-                  "(PSNR-Y; rate on a log axis).", ""]
+                  "(PSNR-YUV 6:1:1, the score's quality; rate on a log axis).", ""]
         lines += [f"![RD curves {p.stem}]({p.name})" for p in rd_pngs]
     lines += ["", "## The story", ""] + story_lines(experiments)
     repo = spec.git_repo or (run_dir and Path(run_dir) / "evolution" / f"{spec.name}.git")
@@ -106,27 +90,24 @@ def _markdown(doc: dict[str, Any], spec: CampaignSpec, experiments: list[dict[st
     return lines
 
 
-def _leaderboard(experiments: list[dict[str, Any]], spec: CampaignSpec, top: int) -> list[str]:
+def _leaderboard(experiments: list[ExperimentDoc], spec: CampaignSpec, top: int) -> list[str]:
     header, body = leaderboard(experiments, spec.anchors, top)
     if not body:
         return ["## Leaderboard", "", "No version was adopted.", ""]
-    by_name = {e["metadata"]["name"]: e for e in experiments}
+    by_name = {e.name: e for e in experiments}
     header = header + ["HYPOTHESIS"]
-    body = [r + [_short((by_name[r[2]].get("spec") or {}).get("hypothesis"), 90)] for r in body]
-    lines = ["## Leaderboard", "", f"Top {len(body)} adopted versions by BD-rate vs "
-             f"{spec.anchor} (mean over the campaign clips; negative = fewer bits than the anchor).",
+    body = [r + [one_line(by_name[r[2]].spec.hypothesis, 90)] for r in body]
+    lines = ["## Leaderboard", "", f"Top {len(body)} adopted versions by their score, BD-rate "
+             f"(PSNR-YUV 6:1:1) vs {spec.anchor} (mean over the campaign clips; negative = fewer "
+             "bits than the anchor). BD-RATE columns are on PSNR-YUV.",
              "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in body]
     return lines + [""]
 
 
-def _progress_summary(experiments: list[dict[str, Any]]) -> list[str]:
-    adopted = [e for e in experiments if history.status_of(e).get("verdict") == "Adopted"]
-    rates: list[tuple[str, float]] = []
-    for exp in adopted:
-        bd = (history.status_of(exp).get("metrics") or {}).get("bdRate")
-        if isinstance(bd, (int, float)):
-            rates.append((str(history.status_of(exp).get("versionName")), float(bd)))
+def _progress_summary(experiments: list[ExperimentDoc]) -> list[str]:
+    rates = [(str(e.status.version_name), bd) for e in archive.adopted(experiments)
+             if (bd := (e.status.metrics or Metrics()).bd_rate) is not None]
     if len(rates) < 2:
         return []
     first, best = rates[0], min(rates, key=lambda vr: vr[1])
@@ -135,23 +116,14 @@ def _progress_summary(experiments: list[dict[str, Any]]) -> list[str]:
             f"{first[1] - best[1]:.2f} BD-rate points better."]
 
 
-def _short(text: Any, width: int) -> str:
-    flat = " ".join(str(text or "").split())
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
-
-
-def plot_progress(path: Path, experiments: list[dict[str, Any]], anchor: str) -> Path | None:
+def plot_progress(path: Path, experiments: list[ExperimentDoc], anchor: str) -> Path | None:
     """Every measured experiment's BD-rate, adopted ones marked, and the best so far.
 
     A baseline far worse than everything after it would flatten the interesting part, so
     the y-axis stops a little above most points and outliers sit on the top edge, labelled.
     """
-    points: list[tuple[int, float, bool]] = []
-    for exp in experiments:
-        bd = (history.status_of(exp).get("metrics") or {}).get("bdRate")
-        if isinstance(bd, (int, float)) and math.isfinite(bd):
-            points.append((history.sequence_of(exp), float(bd),
-                           history.status_of(exp).get("verdict") == "Adopted"))
+    points = [(e.sequence, bd, e.status.adopted) for e in experiments
+              if (bd := (e.status.metrics or Metrics()).bd_rate) is not None]
     if not points:
         return None
     fig = Figure(figsize=(7.0, 4.2), dpi=100)
@@ -174,7 +146,7 @@ def plot_progress(path: Path, experiments: list[dict[str, Any]], anchor: str) ->
         ax.step(*zip(*steps, strict=True), where="post", color="tab:green", alpha=0.6, label="best so far")
     ax.axhline(0.0, color="0.3", linewidth=0.8, linestyle="--")
     ax.set_xlabel("experiment")
-    ax.set_ylabel(f"BD-rate vs {anchor} (%), lower is better")
+    ax.set_ylabel(f"BD-rate (PSNR-YUV) vs {anchor} (%), lower is better")
     ax.grid(True, alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="lower left")
@@ -192,31 +164,23 @@ def _top(values: list[float]) -> float:
 
 
 def plot_rd_curves(out_dir: Path, store: ExperimentStore, spec: CampaignSpec,
-                   experiments: list[dict[str, Any]],
+                   experiments: list[ExperimentDoc],
                    anchors: dict[str, dict[str, AnchorCurve]]) -> list[Path]:
     """One PNG per clip: the top versions' curves and the anchors'."""
-    adopted = [e for e in experiments if history.status_of(e).get("verdict") == "Adopted"]
-    adopted.sort(key=lambda e: _bd_key(e, spec.anchor))
-    results = {e["metadata"]["name"]: store.get_results(e["metadata"]["name"])
-               for e in adopted[:CURVES_PER_PLOT]}
+    top = sorted(archive.adopted(experiments), key=archive.score_key)[:CURVES_PER_PLOT]
+    results = {e.name: store.get_results(e.name) or {} for e in top}
     paths = []
     for i, clip in enumerate(clip_names(spec.clips + spec.held_out)):
         curves: list[Curve] = []
-        for exp in adopted[:CURVES_PER_PLOT]:
-            rows = [r for r in (results[exp["metadata"]["name"]] or {}).get("levels", [])
-                    if r["clip"] == clip]
-            label = history.status_of(exp).get("versionName") or exp["metadata"]["name"]
-            curves.append((str(label), [r["kbps"] for r in rows], [r["psnr_y"] for r in rows]))
-        curves += [(enc, c.kbps, c.psnr_y) for enc, c in (anchors.get(clip) or {}).items()]
+        for exp in top:
+            rows = [r for r in results[exp.name].get("levels", []) if r["clip"] == clip]
+            curves.append((exp.status.version_name or exp.name, [r["kbps"] for r in rows],
+                           [r["psnr_yuv"] for r in rows]))
+        curves += [(enc, c.kbps, c.psnr_yuv) for enc, c in (anchors.get(clip) or {}).items()]
         if any(k for _, k, _ in curves):
             title = f"{clip}" + (" (held out)" if clip not in clip_names(spec.clips) else "")
             paths.append(plot_rd(out_dir / f"rd_{i}_{_slug(clip)}.png", curves, title))
     return paths
-
-
-def _bd_key(exp: dict[str, Any], anchor: str) -> float:
-    value = (history.status_of(exp).get("metrics") or {}).get(metric_key(anchor))
-    return float(value) if isinstance(value, (int, float)) else math.inf
 
 
 def _slug(text: str) -> str:

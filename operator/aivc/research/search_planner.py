@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import optuna
 
+from aivc.api.spec import CampaignSpec
 from aivc.codec import space
-from aivc.research.planner import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
-from aivc.research.spec import CampaignSpec
+from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 log = logging.getLogger(__name__)

@@ -7,58 +7,52 @@ reading a run directory after the fact.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
 
-from aivc.research import history
-
-
-def _one_line(text: Any, width: int = 160) -> str:
-    flat = " ".join(str(text or "").split())
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
+from aivc.api.documents import ExperimentDoc, Metrics
+from aivc.api.types import Phase, Verdict
+from aivc.research.display import one_line
 
 
-def _fmt(value: Any, spec: str, unit: str = "") -> str:
-    return format(value, spec) + unit if isinstance(value, (int, float)) else "n/a"
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "n/a" if value is None else format(value, spec) + unit
 
 
-def chapter(exp: dict[str, Any]) -> str:
+def chapter(exp: ExperimentDoc) -> str:
     """One experiment as one bullet: hypothesis, then what came of it."""
-    status, spec = history.status_of(exp), exp.get("spec") or {}
-    m = status.get("metrics") or {}
-    seq = history.sequence_of(exp)
-    parent = spec.get("parentVersion")
-    head = f"- **#{seq}**" + (f" (from {parent})" if parent else "") + \
-        f": {_one_line(spec.get('hypothesis') or '(no design yet)')}"
-    verdict, phase = status.get("verdict"), status.get("phase")
-    reason = _one_line((status.get("analysis") or {}).get("reason"), 200)
-    numbers = f"BD-rate {_fmt(m.get('bdRate'), '+.2f', '%')}, {_fmt(m.get('kbps'), '.1f')} kbps, " \
-              f"PSNR-Y {_fmt(m.get('psnrY'), '.2f')} dB"
-    if verdict == "Adopted":
-        tail = f"→ adopted as **{status.get('versionName')}** ({numbers}). {reason}"
-    elif verdict == "Rejected":
+    status, spec = exp.status, exp.spec
+    m = status.metrics or Metrics()
+    head = f"- **#{exp.sequence}**" + (f" (from {spec.parent_version})" if spec.parent_version else "") \
+        + f": {one_line(spec.hypothesis or '(no design yet)', 160)}"
+    reason = one_line(status.analysis.reason if status.analysis else "", 200)
+    numbers = f"BD-rate (PSNR-YUV) {_fmt(m.bd_rate, '+.2f', '%')}, {_fmt(m.kbps, '.1f')} kbps, " \
+              f"PSNR-YUV {_fmt(m.psnr_yuv, '.2f')} dB"
+    if status.verdict is Verdict.ADOPTED:
+        tail = f"→ adopted as **{status.version_name}** ({numbers}). {reason}"
+    elif status.verdict is Verdict.REJECTED:
         tail = f"→ rejected ({numbers}). {reason}"
-    elif phase == "NeedsHuman":
-        tail = f"→ waiting for a person: {_one_line(status.get('humanReason'), 200)}"
-    elif phase == "Failed":
-        err = status.get("lastError") or {}
-        tail = f"→ skipped after failing in {err.get('stage', '?')} ({err.get('category', '?')}): " \
-               f"{_one_line(err.get('message'), 160)}"
+    elif status.phase is Phase.NEEDS_HUMAN:
+        tail = f"→ waiting for a person: {one_line(status.human_reason, 200)}"
+    elif status.phase is Phase.FAILED:
+        err = status.last_error
+        tail = f"→ skipped after failing in {err.stage if err else '?'} " \
+               f"({err.category if err else '?'}): {one_line(err.message if err else '', 160)}"
     else:
-        tail = f"→ in progress ({phase})"
-    failed = status.get("failedDesigns") or []
+        tail = f"→ in progress ({status.phase.value})"
+    failed = status.failed_designs
     if failed:
-        kinds = ", ".join(sorted({f"{(f.get('error') or {}).get('stage', '?')} "
-                                  f"{(f.get('error') or {}).get('category', '?')}" for f in failed}))
+        kinds = ", ".join(sorted({f"{f.error.stage if f.error else '?'} "
+                                  f"{f.error.category if f.error else '?'}" for f in failed}))
         tail += f" (after {len(failed)} failed design{'s' if len(failed) > 1 else ''}: {kinds})"
-    lesson = str(status.get("lesson") or "")
-    if lesson.startswith(str(spec.get("hypothesis") or "\0")):
+    lesson = status.lesson or ""
+    if spec.hypothesis and lesson.startswith(spec.hypothesis):
         lesson = ""  # a lesson that only restates the change and its numbers adds nothing here
-    return f"{head} {tail}" + (f" *Lesson: {_one_line(lesson, 200)}*" if lesson else "")
+    return f"{head} {tail}" + (f" *Lesson: {one_line(lesson, 200)}*" if lesson else "")
 
 
-def story_lines(experiments: list[dict[str, Any]]) -> list[str]:
+def story_lines(experiments: Sequence[ExperimentDoc]) -> list[str]:
     """The chronology, then a short account of what worked and what did not."""
-    ordered = sorted(experiments, key=history.sequence_of)
+    ordered = sorted(experiments, key=lambda e: e.sequence)
     if not ordered:
         return ["No experiment ran."]
     lines = [chapter(e) for e in ordered]
@@ -67,33 +61,28 @@ def story_lines(experiments: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _worked(experiments: list[dict[str, Any]]) -> list[str]:
-    out, previous = [], None
+def _worked(experiments: list[ExperimentDoc]) -> list[str]:
+    out: list[str] = []
+    previous: float | None = None
     for exp in experiments:
-        status = history.status_of(exp)
-        if status.get("verdict") != "Adopted":
+        if exp.status.verdict is not Verdict.ADOPTED:
             continue
-        bd = (status.get("metrics") or {}).get("bdRate")
-        gain = ""
-        if isinstance(bd, (int, float)) and isinstance(previous, (int, float)):
-            gain = f" ({bd - previous:+.2f} points)"
-        hyp = _one_line((exp.get("spec") or {}).get("hypothesis"), 120)
-        out.append(f"- {status.get('versionName')}: {hyp}{gain}")
-        previous = bd if isinstance(bd, (int, float)) else previous
+        bd = (exp.status.metrics or Metrics()).bd_rate
+        gain = f" ({bd - previous:+.2f} points)" if bd is not None and previous is not None else ""
+        out.append(f"- {exp.status.version_name}: {one_line(exp.spec.hypothesis, 120)}{gain}")
+        previous = bd if bd is not None else previous
     return out
 
 
-def _did_not(experiments: list[dict[str, Any]]) -> list[str]:
-    rejected = [e for e in experiments if history.status_of(e).get("verdict") == "Rejected"]
+def _did_not(experiments: list[ExperimentDoc]) -> list[str]:
     out = []
-    for exp in rejected:
-        m = history.status_of(exp).get("metrics") or {}
-        vs = m.get("bdRateVsBest")
-        out.append(f"- #{history.sequence_of(exp)}: {_one_line((exp.get('spec') or {}).get('hypothesis'), 110)}"
-                   f" ({_fmt(vs, '+.2f', '%')} vs the best then)")
-    errors = Counter(f"{(history.status_of(e).get('lastError') or {}).get('stage', '?')} "
-                     f"{(history.status_of(e).get('lastError') or {}).get('category', '?')}"
-                     for e in experiments if history.status_of(e).get("lastError"))
+    for exp in experiments:
+        if exp.status.verdict is Verdict.REJECTED:
+            vs = (exp.status.metrics or Metrics()).bd_rate_vs_best
+            out.append(f"- #{exp.sequence}: {one_line(exp.spec.hypothesis, 110)}"
+                       f" ({_fmt(vs, '+.2f', '%')} vs the best then)")
+    errors = Counter(f"{e.status.last_error.stage} {e.status.last_error.category}"
+                     for e in experiments if e.status.last_error is not None)
     if errors:
         out.append("- Failures seen along the way (including repaired ones): "
                    + ", ".join(f"{k} ×{n}" for k, n in errors.most_common()))

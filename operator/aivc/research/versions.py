@@ -1,4 +1,5 @@
-"""Keeping adopted versions: commit them to git and publish the best one's metrics.
+"""Keeping adopted versions: commit them to the campaign's evolution branch (the CommitVersion
+action of the driver core, carried out the same way by both drivers).
 
 A failed commit never loses an experiment: the adoption stands, the failure is recorded as
 a `Committed=False` condition and logged, and the next run tries again. Committing is
@@ -8,85 +9,70 @@ before its commit finishes the job when it resumes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
-from aivc.observe import metrics
-from aivc.research import archive, history
-from aivc.research.spec import CampaignSpec
-from aivc.store.base import ExperimentStore, now_iso, parse_time
-from aivc.vcs.evolution import Evolution, VcsError, commit_message
-
-
-def set_condition(conditions: list[dict[str, Any]] | None, cond: dict[str, Any]) -> list[dict[str, Any]]:
-    """Replace the condition of the same type (Kubernetes style: one per type)."""
-    kept = [c for c in (conditions or []) if c.get("type") != cond["type"]]
-    return [*kept, {**cond, "lastTransitionTime": now_iso()}]
-
-
-def _timestamp(text: str | None) -> float | None:
-    if not text:
-        return None
-    return parse_time(text).timestamp()
+from aivc.api.documents import (
+    CommitRecord,
+    ExperimentDoc,
+    condition,
+    set_conditions,
+    status_update,
+)
+from aivc.api.spec import CampaignSpec
+from aivc.api.times import iso
+from aivc.api.types import ConditionType, Reason
+from aivc.store.base import ExperimentStore
+from aivc.vcs.evolution import Evolution, GitCredentials, VcsError, commit_message
 
 
 class Versioner:
     def __init__(self, spec: CampaignSpec, store: ExperimentStore, run_dir: Path,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], credentials: GitCredentials | None = None) -> None:
         self.spec, self.store, self.say = spec, store, say
-        self.evolution = Evolution.for_campaign(spec.name, spec.git_branch, run_dir, spec.git_repo)
+        self.evolution = Evolution.for_campaign(spec.name, spec.git_branch, run_dir, spec.git_repo,
+                                                credentials=credentials)
 
-    def adopt(self, doc: dict[str, Any], experiments: list[dict[str, Any]]) -> dict[str, Any]:
-        """Commit a newly adopted experiment and announce the best version if it changed."""
+    def adopt(self, doc: ExperimentDoc) -> ExperimentDoc:
+        """Commit a newly adopted experiment and say so."""
         doc = self.commit(doc)
-        status = doc["status"]
-        self.say(f"+ {doc['metadata']['name']} adopted as {status.get('versionName')}: "
-                 f"{(status.get('analysis') or {}).get('reason') or 'adopted by a person'}")
-        self.publish_best(experiments)
+        reason = doc.status.analysis.reason if doc.status.analysis else "adopted by a person"
+        self.say(f"+ {doc.name} adopted as {doc.status.version_name}: {reason}")
         return doc
 
-    def restore(self, experiments: list[dict[str, Any]]) -> None:
-        """On start: commit adoptions a previous run could not, and publish the best."""
+    def restore(self, experiments: Iterable[ExperimentDoc]) -> None:
+        """On start: commit adoptions a previous run could not (failed ones included)."""
         for exp in experiments:
-            status = history.status_of(exp)
-            if status.get("verdict") == "Adopted" and not status.get("commit"):
+            if exp.status.adopted and exp.status.commit is None:
                 self.commit(exp)
-        self.publish_best(experiments)
 
-    def publish_best(self, experiments: list[dict[str, Any]]) -> None:
-        best = archive.best_experiment(experiments)
-        if best is None:
-            return
-        m = best["status"].get("metrics") or {}
-        if isinstance(m.get("kbps"), (int, float)) and isinstance(m.get("psnrY"), (int, float)):
-            metrics.best_changed(self.spec.name, self.spec.anchor, int(best["status"]["version"]),
-                                 m.get("bdRate"), m["kbps"], m["psnrY"],
-                                 adopted_at=_timestamp(best["status"].get("completionTime")))
-
-    def commit(self, doc: dict[str, Any]) -> dict[str, Any]:
-        name, status, spec = doc["metadata"]["name"], doc.get("status") or {}, doc.get("spec") or {}
-        version = int(status["version"])
-        source = self.store.get_source(name) or ""
-        payload = {"experiment": name, "version": f"v{version}", "campaign": self.spec.name,
-                   "hypothesis": spec.get("hypothesis"), "metrics": status.get("metrics"),
-                   "results": self.store.get_results(name)}
-        message = commit_message(version, name, str(spec.get("hypothesis") or ""),
-                                 spec.get("parentVersion"), status.get("metrics") or {},
-                                 self.spec.anchor)
+    def commit(self, doc: ExperimentDoc) -> ExperimentDoc:
+        status, spec = doc.status, doc.spec
+        version = int(status.version or 0)
+        source = self.store.get_source(doc.name) or ""
+        metrics = status.metrics.to_json() if status.metrics else None
+        payload = {"experiment": doc.name, "version": f"v{version}", "campaign": self.spec.name,
+                   "hypothesis": spec.hypothesis, "metrics": metrics,
+                   "results": self.store.get_results(doc.name)}
+        message = commit_message(version, doc.name, spec.hypothesis or "", spec.parent_version,
+                                 status.metrics, self.spec.anchor)
+        now = iso(dt.datetime.now(dt.UTC))
         try:
-            made = self.evolution.commit_version(version, source, json.dumps(payload, indent=1) + "\n",
-                                                 message)
+            made = self.evolution.commit_version(version, source,
+                                                 json.dumps(payload, indent=1) + "\n", message)
         except VcsError as exc:
-            self.say(f"! {name}: {exc} (the adoption stands; the next run retries the commit)")
-            cond = {"type": "Committed", "status": "False", "reason": "CommitFailed",
-                    "message": str(exc)}
-            return self.store.patch_status("Experiment", name, {
-                "conditions": set_condition(status.get("conditions"), cond)})
-        cond = {"type": "Committed", "status": "True", "reason": "Committed",
-                "message": f"{made.tag} at {made.sha[:12]} on {self.evolution.branch}"}
-        return self.store.patch_status("Experiment", name, {
-            "commit": {"sha": made.sha, "tag": made.tag, "branch": self.evolution.branch,
-                       "repo": str(self.evolution.remote_url or self.evolution.path)},
-            "conditions": set_condition(status.get("conditions"), cond)})
+            self.say(f"! {doc.name}: {exc} (the adoption stands; the next run retries the commit)")
+            failed = condition(ConditionType.COMMITTED, False, Reason.COMMIT_FAILED, str(exc))
+            return self._write(doc, {"conditions": set_conditions(status.conditions, [failed], now)})
+        done = condition(ConditionType.COMMITTED, True, Reason.COMMITTED,
+                         f"{made.tag} at {made.sha[:12]} on {self.evolution.branch}")
+        record = CommitRecord(made.sha, made.tag, self.evolution.branch,
+                              str(self.evolution.remote_url or self.evolution.path))
+        return self._write(doc, {"commit": record,
+                                 "conditions": set_conditions(status.conditions, [done], now)})
+
+    def _write(self, doc: ExperimentDoc, fields: Mapping[str, object]) -> ExperimentDoc:
+        patch = status_update(doc, **fields)
+        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, patch))

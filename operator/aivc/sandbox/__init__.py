@@ -10,7 +10,7 @@ to decoder, wrap an off-the-shelf encoder). Two rules answer both risks:
    deletes that directory; two decoders, each in a new directory holding only the bitstream,
    write raw planes (``.npy``) that the parent reads back itself (dtype, shape and frame count
    must match the source exactly, and the two decodes must be identical, else `mismatch`)
-   and measures with `aivc.evaluate.metrics`. Encode/decode seconds are the parent's own
+   and measures with `aivc.evaluate.quality`. Encode/decode seconds are the parent's own
    clock, from the child's ``start`` line to its exit.
 2. **The candidate runs behind layers, each enough for some attacks, together for all.**
    In the child (`child`, `confine`), in this order, before the candidate is imported:

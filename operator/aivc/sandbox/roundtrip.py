@@ -4,7 +4,7 @@ The encoder's working directory holds the source frames; the parent copies the b
 out, deletes that directory, and gives each decoder a new one holding only the bitstream.
 The decoded planes are read back here (header first, so a wrong dtype or shape is caught
 without loading it), checked against the source's exact frame count and sizes, compared
-between the two decodes, and measured with `aivc.evaluate.metrics`. Bytes are the size of
+between the two decodes, and measured with `aivc.evaluate.quality`. Bytes are the size of
 the bitstream file; nothing the candidate reports is used for any number.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from aivc.codec.contract import Video
 from aivc.evaluate.clips import write_yuv
-from aivc.evaluate.metrics import kbps, measure
+from aivc.evaluate.quality import kbps, measure
 from aivc.evaluate.results import ErrorRecord, LevelResult
 from aivc.sandbox.limits import SandboxLimits
 from aivc.sandbox.process import ChildRun, run_child

@@ -2,23 +2,21 @@
 
 Documents are CR-shaped dicts (`apiVersion`, `kind`, `metadata`, `spec`, `status`), so the
 research loop reads and writes the same shape whether it runs against a run directory
-(`aivc.store.local`) or the API server (`aivc.store.kube`). Patches are JSON merge patches
+(`aivc.store.local`) or the API server (`aivc.kube.store`). Patches are JSON merge patches
 (RFC 7386): nested dicts merge, `None` deletes a key.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import uuid
 from typing import Any, Protocol
 
+from aivc.api import API_VERSION
+from aivc.api.times import now_iso
 from aivc.errors import AivcError
-from aivc.research.spec import API_VERSION
 
 KINDS = ("Campaign", "Experiment")
-DECISION_ANNOTATION = "aivc.dev/decision"
-NOTE_ANNOTATION = "aivc.dev/note"
 
 
 class StoreError(AivcError):
@@ -72,16 +70,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> dt.datetime:
-    """An RFC 3339 timestamp as documents hold them; naive times are taken as UTC."""
-    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def new_document(kind: str, name: str, spec: dict[str, Any], *, owner: dict[str, Any] | None = None,

@@ -10,9 +10,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from aivc.api.crds import crd
+from aivc.api.times import parse_time
 from aivc.errors import AivcError
-from aivc.research.spec import crd
-from aivc.store.base import parse_time
 
 KIND_NAMES = {"Campaign": ("campaign", "campaigns", "camp"),
               "Experiment": ("experiment", "experiments", "exp")}

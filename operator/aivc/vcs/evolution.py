@@ -21,6 +21,7 @@ import git
 from git.objects.fun import tree_to_stream
 from gitdb import IStream
 
+from aivc.api.documents import Metrics
 from aivc.errors import AivcError
 
 AUTHOR = git.Actor("AIVC", "aivc@localhost")
@@ -29,6 +30,30 @@ _URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/:]+:")
 
 class VcsError(AivcError):
     """The evolution repository could not be opened, committed to or pushed."""
+
+
+@dataclass(frozen=True)
+class GitCredentials:
+    """A user name and token for an HTTPS remote (a Campaign's `spec.git.credentialsSecret`).
+
+    git asks a credential helper for them; the helper is configured through the environment
+    of that one git process (`GIT_CONFIG_COUNT`, git 2.31+) and reads them from there, so
+    they never land in a URL, a config file, a command line or a log line.
+    """
+
+    username: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"GitCredentials(username={self.username!r}, token=***)"
+
+    def env(self) -> dict[str, str]:
+        helper = "!f() { echo username=$AIVC_GIT_USERNAME; echo password=$AIVC_GIT_TOKEN; }; f"
+        return {"GIT_CONFIG_COUNT": "2",
+                "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+                "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": helper,
+                "AIVC_GIT_USERNAME": self.username, "AIVC_GIT_TOKEN": self.token,
+                "GIT_TERMINAL_PROMPT": "0"}
 
 
 @dataclass(frozen=True)
@@ -44,20 +69,21 @@ class Evolution:
     """One campaign's evolution branch in a local repository (created when missing)."""
 
     def __init__(self, repo_path: Path, branch: str, campaign: str, *, shared: bool = False,
-                 remote_url: str | None = None) -> None:
+                 remote_url: str | None = None, credentials: GitCredentials | None = None) -> None:
         self.path, self.branch, self.campaign = Path(repo_path), branch, campaign
-        self.shared, self.remote_url = shared, remote_url
+        self.shared, self.remote_url, self.credentials = shared, remote_url, credentials
         self._repo: git.Repo | None = None
 
     @classmethod
-    def for_campaign(cls, campaign: str, branch: str, run_dir: Path,
-                     repo: str | None = None) -> Evolution:
-        """The default repo inside the run dir, a configured local path, or a remote URL."""
+    def for_campaign(cls, campaign: str, branch: str, run_dir: Path, repo: str | None = None, *,
+                     credentials: GitCredentials | None = None) -> Evolution:
+        """The default repo inside the run dir, a configured local path, or a remote URL
+        (cloned into the run dir, pushed to with `credentials` when given)."""
         if not repo:
             return cls(run_dir / "evolution" / f"{campaign}.git", branch, campaign)
         if _URL.match(repo):
             return cls(run_dir / "evolution-remote" / campaign, branch, campaign, shared=True,
-                       remote_url=repo)
+                       remote_url=repo, credentials=credentials)
         return cls(Path(repo).expanduser(), branch, campaign, shared=True)
 
     def tag_name(self, version: int) -> str:
@@ -72,7 +98,7 @@ class Evolution:
     def _open(self) -> git.Repo:
         try:
             if self.remote_url and not (self.path / ".git").exists():
-                return git.Repo.clone_from(self.remote_url, self.path)
+                return git.Repo.clone_from(self.remote_url, self.path, env=self._env())
             if (self.path / ".git").exists() or (self.path / "HEAD").exists():
                 return git.Repo(self.path)
             self.path.mkdir(parents=True, exist_ok=True)
@@ -134,8 +160,13 @@ class Evolution:
         return str(commit.hexsha)
 
     def _push(self, tag: str) -> None:
-        if self.remote_url:
-            self.repo.git.push("origin", f"refs/heads/{self.branch}", f"refs/tags/{tag}")
+        if not self.remote_url:
+            return
+        self.repo.git.push("origin", f"refs/heads/{self.branch}", f"refs/tags/{tag}", env=self._env())
+
+    def _env(self) -> dict[str, str]:
+        """What git needs for the remote: only these credentials, and never a prompt."""
+        return self.credentials.env() if self.credentials else {"GIT_TERMINAL_PROMPT": "0"}
 
     def history(self) -> list[tuple[str, str]]:
         """(sha, message) of the commits on the evolution branch, newest first."""
@@ -154,20 +185,26 @@ def _one_line(exc: BaseException) -> str:
 
 
 def commit_message(version: int, experiment: str, hypothesis: str, parent: str | None,
-                   metrics: dict[str, object], anchor: str) -> str:
+                   metrics: Metrics | None, anchor: str) -> str:
     """Subject `vN: hypothesis`, then the experiment, parent and headline metrics."""
     first = (hypothesis.strip().splitlines() or ["(no hypothesis)"])[0]
     subject = f"v{version}: {first}"[:100]
     lines = [subject, "", f"Experiment: {experiment}", f"Parent: {parent or '-'}"]
-    labels = [("bdRate", f"BD-rate vs {anchor}", "%"), ("bdRateX265", "BD-rate vs x265", "%"),
-              ("bdRateAv1", "BD-rate vs AV1", "%"), ("bdRateVsBest", "BD-rate vs previous best", "%"),
-              ("kbps", "Mean bitrate", " kbps"), ("psnrY", "Mean PSNR-Y", " dB"),
-              ("ssimY", "Mean SSIM-Y", ""), ("encodeFps", "Encode speed", " fps"),
-              ("decodeFps", "Decode speed", " fps")]
-    for key, label, unit in labels:
-        value = metrics.get(key)
-        if isinstance(value, (int, float)):
-            lines.append(f"{label}: {value:.3f}{unit}" if key != "ssimY" else f"{label}: {value:.4f}")
+    m = metrics or Metrics()
+    rows: list[tuple[str, float | None, str]] = [(f"Score: BD-rate (PSNR-YUV) vs {anchor}", m.bd_rate, "%")]
+    rows += [(f"BD-rate (PSNR-YUV) vs {ref}", value, "%") for ref, value in m.bd_rates.items()
+             if ref not in (anchor, "best")]
+    rows += [("BD-rate (PSNR-YUV) vs previous best", m.bd_rate_vs_best, "%"),
+             ("Mean bitrate", m.kbps, " kbps"), ("Mean PSNR-YUV", m.psnr_yuv, " dB"),
+             ("Mean PSNR-Y", m.psnr_y, " dB")]
+    for label, value, unit in rows:
+        if value is not None:
+            lines.append(f"{label}: {value:.3f}{unit}")
+    if m.ssim_y is not None:
+        lines.append(f"Mean SSIM-Y: {m.ssim_y:.4f}")
+    for label, value in (("Encode speed", m.encode_fps), ("Decode speed", m.decode_fps)):
+        if value is not None:
+            lines.append(f"{label}: {value:.3f} fps")
     if hypothesis.strip() != first:
         lines += ["", hypothesis.strip()]
     return "\n".join(lines) + "\n"

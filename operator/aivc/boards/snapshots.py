@@ -1,8 +1,8 @@
-"""`python -m aivc.observe.snapshots --out docs/img` (`make dashboards`): the boards' PNGs.
+"""`python -m aivc.boards.snapshots --out docs/img` (`make dashboards`): the boards' PNGs.
 
 Runs three small real local campaigns with their metrics scraped every second by a real
 Prometheus, then draws each Grafana board from range and instant queries over the runs
-(see `aivc.observe.charts`):
+(see `aivc.boards.charts`):
 
 - `demo`: the search planner on real footage, the healthy case the Campaign board shows;
 - `stuck`: its base codec has no working decoder, so it fails in the sandbox and waits
@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from aivc.observe import charts, dashboards
-from aivc.observe.promserver import free_port
-from aivc.observe.scraped import ScrapedRuns
+from aivc.boards import charts, dashboards
+from aivc.boards.promserver import free_port
+from aivc.boards.scraped import ScrapedRuns
 
 DEMO_CLIPS = ("carphone:8",)
 BOARD_PNGS = {"campaign.json": "campaign-board.png",
@@ -95,7 +95,7 @@ def render(runs: ScrapedRuns, out: Path, campaign: str = "demo") -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aivc.observe.snapshots", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m aivc.boards.snapshots", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/img"), help="where the PNGs go")
     parser.add_argument("--experiments", type=int, default=6, help="experiments of the demo run")
     parser.add_argument("--workdir", type=Path, help="keep runs and Prometheus data here")

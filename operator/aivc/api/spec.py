@@ -11,34 +11,19 @@ from __future__ import annotations
 import copy
 import datetime
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from aivc.api import API_VERSION
+from aivc.api.crds import schema
 from aivc.errors import AivcError
-from aivc.research.phases import Limits
-
-GROUP = "aivc.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
-CRD_DIR = Path(__file__).resolve().parent.parent / "crds"
 
 
 class ManifestError(AivcError):
     """A Campaign or Experiment document is invalid; the message names the field."""
-
-
-@cache
-def crd(kind: str) -> dict[str, Any]:
-    path = CRD_DIR / f"{kind.lower()}.yaml"
-    return dict(yaml.safe_load(path.read_text()))
-
-
-def schema(kind: str) -> dict[str, Any]:
-    return dict(crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
 
 
 def apply_defaults(obj: Any, node: dict[str, Any]) -> Any:
@@ -82,6 +67,18 @@ def validate(doc: Any, kind: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How many repairs each stage gets before a person is asked (Campaign `spec.retries`)."""
+
+    design: int = 2
+    validation: int = 2
+    execution: int = 1
+
+    def of(self, stage: str) -> int:
+        return int(getattr(self, stage))
+
+
+@dataclass(frozen=True)
 class Budget:
     max_experiments: int
     max_cost_usd: float
@@ -96,6 +93,15 @@ class LLMSpec:
     review_every: int
     secret_name: str | None
     secret_key: str
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Keys of a Secret holding a user name and a token (`spec.git.credentialsSecret`)."""
+
+    name: str
+    username_key: str
+    token_key: str
 
 
 @dataclass(frozen=True)
@@ -129,10 +135,14 @@ class CampaignSpec:
     sandbox: SandboxSpec
     limits: Limits
     held_out_tolerance: float
+    adoption_margin: float
+    max_chroma_loss_db: float
+    min_overlap: float
     validation_timeout_s: int
     execution_timeout_s: int
     git_repo: str | None
     git_branch: str
+    git_credentials: SecretRef | None
     finish_report: bool
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -165,11 +175,21 @@ class CampaignSpec:
                                 sb["workDirSizeLimit"]),
             limits=Limits(**s["retries"]),
             held_out_tolerance=float(ev["heldOutTolerance"]),
+            adoption_margin=float(ev["adoptionMargin"]),
+            max_chroma_loss_db=float(ev["maxChromaLossDB"]), min_overlap=float(ev["minOverlap"]),
             validation_timeout_s=ev["validationTimeoutSeconds"],
             execution_timeout_s=ev["executionTimeoutSeconds"],
             git_repo=git.get("repo"), git_branch=git["branch"],
+            git_credentials=_secret_ref(git.get("credentialsSecret")),
             finish_report=s["finishUp"]["report"], raw=doc,
         )
+
+
+def _secret_ref(doc: dict[str, Any] | None) -> SecretRef | None:
+    if not doc:
+        return None
+    return SecretRef(str(doc["name"]), str(doc.get("usernameKey", "username")),
+                     str(doc.get("tokenKey", "token")))
 
 
 def _check_deadline(text: str | None) -> None:

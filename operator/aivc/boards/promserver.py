@@ -1,6 +1,6 @@
 """A real Prometheus server on loopback: started, queried over its HTTP API, stopped.
 
-The boards' PNGs (`aivc.observe.snapshots`) and the integration tests both need genuine
+The boards' PNGs (`aivc.boards.snapshots`) and the integration tests both need genuine
 PromQL evaluation over genuinely scraped samples, so they run Debian's `prometheus` binary
 (installed by `make setup`) with a throw-away data directory rather than imitating it.
 """

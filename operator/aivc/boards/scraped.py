@@ -22,8 +22,8 @@ from types import TracebackType
 
 import yaml
 
+from aivc.boards.promserver import Prometheus, free_port
 from aivc.errors import AivcError
-from aivc.observe.promserver import Prometheus, free_port
 
 LOCAL_JOB = "aivc-local"
 _LINGERING_RUN = ("import sys, time\nfrom aivc.cli import main\nrc = main(sys.argv[2:])\n"

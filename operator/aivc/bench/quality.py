@@ -20,7 +20,7 @@ import numpy as np
 from aivc.codec.contract import Video
 from aivc.evaluate import ffmpeg
 from aivc.evaluate.clips import load_clip, planes_from_buffer, write_yuv
-from aivc.evaluate.metrics import measure, psnr, ssim
+from aivc.evaluate.quality import measure, psnr, ssim
 
 CLIP = "bbb720:30"
 CRF = 32

@@ -8,7 +8,7 @@ the pod log (served by `ApiServer.logs`), and the Job's `succeeded`/`failed` cou
 "running the container" means is up to a subclass (`run_pod`): the test kubelet runs the
 real command as a local process; the benchmark answers at once. A stage can be held
 (`hold`) so a test can act while a Job "runs"; pods deleted meanwhile are stopped.
-Development only, like `aivc.kube.emulator`.
+Development only, like `aivc.testing.emulator`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import aiohttp
 
-from aivc.kube.emulator import ApiServer
+from aivc.testing.emulator import ApiServer
 
 TERMINATION_LIMIT = 4096
 SELECTOR = "app.kubernetes.io/managed-by=aivc"

@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from aivc.observe import dashboards  # noqa: E402
-from aivc.observe.promserver import Prometheus  # noqa: E402
+from aivc.boards import dashboards  # noqa: E402
+from aivc.boards.promserver import Prometheus  # noqa: E402
 
 ROW_INCHES, WIDTH_INCHES, DPI = 0.36, 16.0, 72
 _LEGEND = re.compile(r"\{\{\s*(\w+)\s*\}\}")

@@ -1,4 +1,5 @@
-"""The one interface every planner implements (search optimizer, LLM, test doubles).
+"""The one interface every planner implements (search optimizer, LLM, test doubles), and the
+choice of planner a campaign asks for (`make_planner`).
 
 Planners are rebuilt from the experiment history on every start (`replay`), so they keep no
 state of their own that could be lost: a killed local run or a restarted operator replays
@@ -8,10 +9,13 @@ trials, an LLM's lessons) is derived from `Outcome`s, which live in Experiment d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aivc.research.phases import Failure
+from aivc.api.documents import Failure, Metrics
+from aivc.api.spec import CampaignSpec
+from aivc.errors import AivcError
+from aivc.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class ParentCodec:
     source: str
     bd_rate: float | None = None
     kbps: float | None = None
-    psnr_y: float | None = None
+    psnr_yuv: float | None = None
     encode_fps: float | None = None
     params: dict[str, Any] | None = None
 
@@ -33,12 +37,13 @@ class Outcome:
 
     sequence: int
     hypothesis: str
-    verdict: str  # Adopted | Rejected | Skipped | Failed
+    verdict: str
+    """A `Verdict` (Adopted, Rejected, Skipped), or Failed when it never got one."""
     parent_version: int | None = None
     params: dict[str, Any] | None = None
     bd_rate: float | None = None
     bd_rate_vs_best: float | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None
     error: Failure | None = None
     lesson: str | None = None
 
@@ -88,3 +93,21 @@ class Planner(Protocol):
     def replay(self, outcomes: list[Outcome]) -> None:
         """Rebuild internal state from history after a restart (no side effects)."""
         ...
+
+
+def make_planner(spec: CampaignSpec, settings: Settings) -> Planner:
+    """`search` (the default, no key) or `llm` (needs an Anthropic API key)."""
+    if spec.planner == "search":
+        from aivc.research.search_planner import SearchPlanner
+
+        return SearchPlanner(spec)
+    if spec.planner == "llm":
+        if not settings.llm.api_key:
+            raise AivcError(
+                f"campaign {spec.name} uses the llm planner but no Anthropic API key is set: "
+                "export ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY_FILE=path), or set "
+                "`spec.planner: search` to use the built-in search planner, which needs no key")
+        from aivc.research.llm_planner import LLMPlanner
+
+        return LLMPlanner(spec, settings.llm)
+    raise AivcError(f"spec.planner: unknown planner {spec.planner!r} (use search or llm)")

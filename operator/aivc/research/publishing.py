@@ -1,0 +1,39 @@
+"""Publish what the driver core decided to the metrics registry, the same way for both drivers.
+
+A driver hands over the observations of each transition it persisted and the gauges of each
+campaign plan; what becomes which metric is decided here once, so local mode and the
+operator export the same series from the same documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aivc.observe import metrics
+from aivc.research.campaigning import Gauges
+from aivc.research.driving import Finished, Measured, Observation, PhaseChanged, SandboxFailed
+
+
+def observations(anchor: str, observed: Iterable[Observation]) -> None:
+    for item in observed:
+        match item:
+            case PhaseChanged(campaign, old, new, seconds):
+                metrics.phase_changed(campaign, old.value, new.value, seconds)
+            case SandboxFailed(campaign, stage, category):
+                metrics.sandbox_failed(campaign, stage, category)
+            case Measured(campaign, sequence, m):
+                if m.kbps is not None and m.psnr_yuv is not None:
+                    metrics.measured(campaign, anchor, sequence, m.bd_rate, m.kbps, m.psnr_yuv)
+            case Finished(campaign, outcome):
+                metrics.experiment_finished(campaign, outcome.value)
+
+
+def gauges(campaign: str, anchor: str, state: Gauges) -> None:
+    metrics.campaign_state(campaign, in_phase={p.value: n for p, n in state.in_phase.items()},
+                           waiting=state.waiting_since, since_adoption=state.since_adoption,
+                           last_adoption=state.last_adoption, cost_usd=state.cost_usd)
+    best = state.best
+    m = best.status.metrics if best is not None else None
+    if best is not None and m is not None and m.kbps is not None and m.psnr_yuv is not None:
+        metrics.best_version(campaign, anchor, int(best.status.version or 0), m.bd_rate, m.kbps,
+                             m.psnr_yuv)

@@ -1,0 +1,177 @@
+"""The campaign rules of the driver core: what starts, when it stops, when it is complete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from aivc.api.documents import CampaignDoc, Counts, ExperimentDoc
+from aivc.api.types import CampaignPhase, Phase
+from aivc.research.campaigning import (
+    completed,
+    count_outcomes,
+    deadline_of,
+    invalid,
+    plan_campaign,
+)
+
+NOW = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
+START = "2026-01-10T12:00:00Z"
+
+
+def campaign(status: dict[str, Any] | None = None, **spec: Any) -> CampaignDoc:
+    extra = spec.pop("extra", {})
+    body = {"dataset": {"clips": ["carphone:10"], "heldOut": ["bikes:10"]}, "budget": spec, **extra}
+    return CampaignDoc.parse({"kind": "Campaign", "metadata": {"name": "c", "uid": "u"},
+                              "spec": body, "status": {"startTime": START, **(status or {})}})
+
+
+_seq = iter(range(10_000))
+
+
+def exp(phase: str, verdict: str | None = None, bd: float | None = None, *, seq: int | None = None,
+        cost: float = 0.0, version: int | None = None, since: str | None = None,
+        done: str | None = None, committed: bool = True) -> ExperimentDoc:
+    status: dict[str, Any] = {"phase": phase, "verdict": verdict, "costUSD": cost,
+                              "phaseSince": since, "completionTime": done}
+    if verdict == "Adopted":
+        status["version"] = version if version is not None else 0
+        if committed:
+            status["commit"] = {"sha": "a", "tag": "v", "branch": "b", "repo": "r"}
+    if bd is not None:
+        status["metrics"] = {"bdRate": bd, "kbps": 100.0, "psnrY": 35.0}
+    sequence = next(_seq) if seq is None else seq
+    return ExperimentDoc.parse({"metadata": {"name": f"c-{sequence:04d}"},
+                                "spec": {"campaign": "c", "sequence": sequence}, "status": status})
+
+
+def test_outcomes_are_counted_by_kind():
+    counts = count_outcomes([exp("Succeeded", "Adopted"), exp("Succeeded", "Rejected"),
+                             exp("Failed", "Rejected"), exp("Failed", "Skipped"),
+                             exp("NeedsHuman"), exp("Executing"), exp("Pending")])
+    assert counts == Counts(total=7, adopted=1, rejected=2, failed=1, needs_human=1, running=2)
+
+
+def test_a_fresh_campaign_starts_as_many_as_parallelism_allows_with_new_sequences():
+    plan = plan_campaign(campaign(maxExperiments=5, extra={"parallelism": 3}), [], NOW)
+    assert (plan.create, plan.stop_reason, plan.finished) == ((0, 1, 2), None, False)
+    assert plan.status.next_sequence == 3 and plan.status_patch["nextSequence"] == 3
+    assert plan.status_patch["phase"] == "Running"
+
+
+def test_a_driver_may_ask_for_fewer_at_once():
+    plan = plan_campaign(campaign(maxExperiments=5, extra={"parallelism": 3}), [], NOW, parallelism=1)
+    assert plan.create == (0,)
+
+
+def test_experiments_in_flight_hold_their_slots_but_people_do_not():
+    c = campaign(maxExperiments=10, extra={"parallelism": 2})
+    assert plan_campaign(c, [exp("Executing", seq=0), exp("Designing", seq=1)], NOW).create == ()
+    assert plan_campaign(c, [exp("Executing", seq=0), exp("NeedsHuman", seq=1)], NOW).create == (2,)
+
+
+def test_the_last_slots_of_the_budget_are_not_overrun():
+    c = campaign(maxExperiments=3, extra={"parallelism": 4})
+    assert plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW).create == (1, 2)
+
+
+def test_a_deleted_experiment_is_not_refunded_and_its_sequence_not_reused():
+    c = campaign({"nextSequence": 2}, maxExperiments=3, extra={"parallelism": 4})
+    plan = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW)  # #1 was deleted
+    assert plan.create == (2,)
+
+
+STOPS = [
+    ("experiment budget", campaign(maxExperiments=2),
+     [exp("Succeeded", "Adopted", seq=0), exp("Succeeded", "Rejected", seq=1)], "budget.maxExperiments"),
+    ("cost budget", campaign(maxCostUSD=1.5), [exp("Succeeded", "Rejected", cost=1.5)],
+     "budget.maxCostUSD"),
+    ("deadline", campaign(deadline="2026-01-10T11:00:00Z"), [], "deadline reached"),
+    ("duration", campaign({"startTime": "2026-01-10T11:29:00Z"}, maxDurationMinutes=30), [],
+     "deadline reached"),
+    ("goal", campaign(extra={"goal": {"targetBDRate": -5}}), [exp("Succeeded", "Adopted", bd=-6.0)],
+     "goal reached"),
+]
+
+
+@pytest.mark.parametrize(("c", "exps", "reason"), [r[1:] for r in STOPS], ids=[r[0] for r in STOPS])
+def test_a_spent_budget_or_reached_goal_stops_new_experiments(c, exps, reason):
+    plan = plan_campaign(c, exps, NOW)
+    assert plan.create == ()
+    assert plan.stop_reason is not None and plan.stop_reason.startswith(reason)
+
+
+def test_a_search_campaign_with_no_spend_is_not_stopped_by_a_zero_cost_budget():
+    assert plan_campaign(campaign(maxCostUSD=0), [], NOW).stop_reason is None
+
+
+def test_a_stopped_campaign_is_complete_only_once_nothing_is_in_flight_or_waiting():
+    c = campaign(maxExperiments=1)
+    running = plan_campaign(c, [exp("Executing", seq=0)], NOW)
+    waiting = plan_campaign(c, [exp("NeedsHuman", seq=0)], NOW)
+    done = plan_campaign(c, [exp("Succeeded", "Rejected", seq=0)], NOW)
+    assert (running.finished, waiting.finished, done.finished) == (False, False, True)
+    assert waiting.status.phase is CampaignPhase.RUNNING
+    stopping = next(cond for cond in waiting.status.conditions if cond.type == "Stopping")
+    assert stopping.reason == "WaitingForPeople" and "1 experiment(s) wait for a person" in stopping.message
+
+
+def test_a_finished_campaign_is_completed_after_its_report_in_one_patch():
+    c = campaign(maxExperiments=1)
+    plan = plan_campaign(c, [exp("Succeeded", "Adopted", bd=3.0, seq=0)], NOW)
+    assert plan.finished and plan.status_patch == {}  # nothing is written before the report
+    patch = completed(c, plan, NOW, "/reports/c/report.md")
+    assert patch["phase"] == "Completed" and patch["completionTime"] == "2026-01-10T12:00:00Z"
+    assert patch["report"] == "/reports/c/report.md" and patch["best"]["experiment"] == "c-0000"
+    assert plan.report_clips == ("carphone:10", "bikes:10")
+    running = next(cond for cond in CampaignDoc.parse(
+        {**c.reference(), "spec": c.spec.raw["spec"], "status": {**patch}}).status.conditions
+        if cond.type == "Running")
+    assert (running.status.value, running.reason) == ("False", "Completed")
+
+
+def test_an_idle_tick_writes_nothing():
+    c = campaign(maxExperiments=5)
+    first = plan_campaign(c, [exp("Executing", seq=0)], NOW)
+    again = CampaignDoc.parse({**c.reference(), "spec": c.spec.raw["spec"],
+                               "status": {"startTime": START, **first.status_patch}})
+    later = NOW + dt.timedelta(minutes=1)
+    assert plan_campaign(again, [exp("Executing", seq=0)], later, parallelism=1).status_patch == {}
+
+
+def test_the_best_version_is_the_lowest_score_among_adopted_ones():
+    plan = plan_campaign(campaign(), [exp("Succeeded", "Adopted", 9.0, version=0),
+                                      exp("Succeeded", "Adopted", 4.0, version=1),
+                                      exp("Succeeded", "Rejected", -50.0)], NOW)
+    assert plan.status.best is not None and (plan.status.best.version, plan.status.best.bd_rate) == ("v1", 4.0)
+
+
+def test_gauges_are_derived_from_the_documents():
+    exps = [exp("Succeeded", "Adopted", 4.0, seq=0, version=0, done="2026-01-10T10:00:00Z"),
+            exp("Succeeded", "Rejected", 5.0, seq=1), exp("Failed", "Skipped", seq=2),
+            exp("NeedsHuman", seq=3, since="2026-01-10T11:00:00Z"), exp("Validating", seq=4, cost=0.25)]
+    g = plan_campaign(campaign(), exps, NOW).gauges
+    assert g.in_phase[Phase.VALIDATING] == 1 and g.in_phase[Phase.NEEDS_HUMAN] == 1
+    assert g.waiting_since == {"c-0003": dt.datetime(2026, 1, 10, 11, tzinfo=dt.UTC).timestamp()}
+    assert g.since_adoption == 2 and g.cost_usd == 0.25
+    assert g.last_adoption == dt.datetime(2026, 1, 10, 10, tzinfo=dt.UTC).timestamp()
+    assert g.best is not None and g.best.name == "c-0000"
+
+
+def test_an_invalid_spec_fails_the_campaign_with_the_reason():
+    patch = invalid(campaign().status, "spec.dataset.clips: is required", NOW)
+    assert patch["phase"] == "Failed"
+    assert patch["conditions"][0]["type"] == "SpecValid" and "is required" in patch["conditions"][0]["message"]
+
+
+def test_the_deadline_is_the_earlier_of_both_limits():
+    c = campaign(deadline="2026-01-10T12:10:00Z", maxDurationMinutes=5)
+    assert deadline_of(c.spec, NOW) == NOW + dt.timedelta(minutes=5)
+
+
+def test_a_campaign_waits_for_the_commit_of_its_last_adoption():
+    c = campaign(maxExperiments=1)
+    assert not plan_campaign(c, [exp("Succeeded", "Adopted", seq=0, committed=False)], NOW).finished
+    assert plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW).finished
