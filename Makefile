@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 KUBE_TOOLS_VERSION := 2.2.2
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: run test lint unit integration adversarial bench e2e images setup apt tools dashboards clean
+.PHONY: run test lint unit integration adversarial bench ablation search-gain e2e images setup apt tools dashboards clean
 
 ## run: set up, then run a short local campaign with the search planner on the bundled clips
 run: setup
@@ -40,6 +40,16 @@ adversarial: setup
 ## bench: speed/memory report in bench/results.json and bench/results.md
 bench: setup
 	$(BIN)/python -m aivc.bench --out bench
+
+## ablation: the template codec tool by tool on held-out segments of the bundled clips,
+## BD-rate vs x264/x265 and speed, written to docs/codec-ablation.md (about an hour; resumes)
+ablation: setup
+	$(BIN)/python -m aivc.bench.ablation --out docs/codec-ablation.md --work runs/ablation
+
+## search-gain: the quickstart campaign with 30 search-planner experiments, best version vs
+## the template's hand-set defaults on the held-out clip, written to docs/search-gain.md
+search-gain: setup
+	$(BIN)/python -m aivc.bench.search_gain --out docs/search-gain.md --run-dir runs/search-gain
 
 ## e2e: the same scenarios on a real cluster; needs AIVC_E2E_KUBECONFIG
 e2e: setup

@@ -21,7 +21,7 @@ import pytest
 from aivc.codec import space
 from aivc.codec.contract import Video, as_video
 from aivc.evaluate.clips import synthetic_clip
-from aivc.evaluate.metrics import kbps, measure
+from aivc.evaluate.quality import kbps, measure
 
 GOLDEN = Path(__file__).resolve().parents[1] / "expected" / "inter-rdo-golden.json"
 TOOLS_OFF: dict[str, dict[str, Any]] = {

@@ -40,6 +40,7 @@ BASE_OF: dict[str, dict[str, Any]] = {  # what the comparison starts from, where
     "FILTER_CHANNELS": {"LEARNED_FILTER": True, "FILTER_STEPS": 50},
     "FILTER_STEPS": {"LEARNED_FILTER": True, "FILTER_STEPS": 50},
     "SEARCH": {"NUM_REFS": 3},
+    "NUM_REFS": {"GOP": 1},          # five frames: only low-delay P frames have two references
 }
 CORNERS = [
     {"GOP": 1, "NUM_REFS": 4, "PARTITION_DEPTH": 0, "SUBPEL": "half", "INTERP_TAPS": 8,

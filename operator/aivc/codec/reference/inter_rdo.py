@@ -4,12 +4,15 @@ What it does, and why each piece is there:
 
 - Frames are coded in hierarchical mini-GOPs: an anchor (P, or I at the start and every
   INTRA_PERIOD frames) every GOP frames and B frames between them by recursive bisection,
-  each predicted from the nearest NUM_REFS decoded frames on either side. GOP = 1 is
-  low-delay P. Deeper B frames get coarser quantisers (B_QP_STEP): they are referenced less.
+  each predicted from the nearest NUM_REFS decoded frames on either side (the nearest
+  one only, and 16x16 blocks only, for frames that are not references themselves). GOP = 1
+  is low-delay P. Deeper B frames get coarser quantisers (B_QP_STEP): they are referenced
+  less.
 - Motion is quarter-pel. Reference frames are interpolated once, when decoded, into the
-  16 quarter-pel phases: half-pel samples with a separable windowed-sinc filter of
-  INTERP_TAPS taps (integer taps summing to 64, derived below, not copied from any
-  standard), quarter-pel samples as averages of their two nearest neighbours. Motion is searched
+  16 quarter-pel phases with a separable windowed-sinc filter of INTERP_TAPS taps (integer
+  taps summing to 64, derived below, not copied from any standard): at every phase
+  (QUARTER = filter) or at half-pel phases only, quarter-pel samples being averages of
+  their two nearest neighbours (QUARTER = average, five times cheaper). Motion is searched
   between source frames at quarter size (exhaustive) and half size (refinement) in a
   lookahead, then refined at full size against the decoded references: an integer ring,
   a half-pel ring and a quarter-pel ring.
@@ -68,9 +71,10 @@ GOP = 8                     # choice: 1|2|4|8|16; anchor distance, hierarchical 
 B_QP_STEP = 1               # int: 0..3; QP added per level of the B-frame hierarchy; when GOP > 1
 INTRA_PERIOD = 0            # int: 0..128; an intra frame every so many frames (0 = only the first)
 NUM_REFS = 2                # int: 1..4; reference frames per prediction list
-PARTITION_DEPTH = 2         # int: 0..2; quadtree below 16x16 (0 = none, 1 = down to 8x8, 2 = down to 4x4)
+PARTITION_DEPTH = 1         # int: 0..2; quadtree below 16x16 (0 = none, 1 = down to 8x8, 2 = down to 4x4)
 SUBPEL = "quarter"          # choice: off|half|quarter; motion vector precision
 INTERP_TAPS = 6             # choice: 2|4|6|8; interpolation filter length (2 = bilinear); when SUBPEL != off
+QUARTER = "average"         # choice: average|filter; quarter-pel samples: mean of the two nearest half-pel ones, or the filter at every phase; when SUBPEL == quarter
 SUBPEL_PATTERN = "diamond"  # choice: diamond|square; sub-pel refinement steps: 4 or 8 neighbours; when SUBPEL != off
 SEARCH = "exhaustive"       # choice: exhaustive|predictive; lookahead search per side of a frame, or once per frame
 SEARCH_RANGE = 24           # int: 8..48; integer motion search range in pixels
@@ -220,11 +224,12 @@ def schedule(frames):
         _bisect(a, b, 1, order)
     decoded = []
     for frame in order:
+        refs = NUM_REFS if frame.is_ref else 1    # frames nothing predicts from stay cheap
         if frame.kind != "I":
             past = sorted((t for t in decoded if t < frame.t), reverse=True)
-            frame.l0 = past[:NUM_REFS]
+            frame.l0 = past[:refs]
             if frame.kind == "B":
-                frame.l1 = sorted(t for t in decoded if t > frame.t)[:NUM_REFS]
+                frame.l1 = sorted(t for t in decoded if t > frame.t)[:refs]
         if frame.is_ref:
             decoded.append(frame.t)
     return order
@@ -302,13 +307,33 @@ def _vertical_half(x):
 def phase_planes(plane):
     """(16, H + 2M, W + 2M) int16: the edge-padded plane at every quarter-pel phase.
 
-    Plane fy * 4 + fx holds the picture sampled at (y + fy/4, x + fx/4). Half-pel samples
-    come from the INTERP_TAPS filter (horizontal, vertical, and vertical over horizontal,
-    in integers, rounded once per plane); quarter-pel samples are the rounded average of
-    the two nearest integer or half-pel samples along the axis, first horizontally, then
-    vertically. Integer arithmetic throughout: bit-exact on every machine, and three
-    filter passes instead of fifteen.
+    Plane fy * 4 + fx holds the picture sampled at (y + fy/4, x + fx/4), in integer
+    arithmetic throughout, so bit-exact on every machine.
     """
+    return _filtered_phases(plane) if QUARTER == "filter" else _averaged_phases(plane)
+
+
+def _filtered_phases(plane):
+    """Every phase by the INTERP_TAPS filter at its own offset: horizontal then vertical,
+    each x64, rounded once (fifteen filter passes)."""
+    a = TAPS // 2
+    m = MARGIN + a
+    r = np.pad(plane.astype(np.int32), ((m, m), (m, m)), mode="edge")
+    horizontal = [r[:, a:-a] * 64] + [_filter_rows(r, p) for p in (1, 2, 3)]
+    out = np.empty((16, r.shape[0] - 2 * a, r.shape[1] - 2 * a), np.int16)
+    for fx, hx in enumerate(horizontal):
+        columns = np.ascontiguousarray(hx.T)
+        for fy in range(4):
+            v = columns[:, a:-a] * 64 if fy == 0 else _filter_rows(columns, fy)
+            out[fy * 4 + fx] = clip((v.T + 2048) >> 12, 0, 255)
+    return out
+
+
+def _averaged_phases(plane):
+    """Half-pel samples by the INTERP_TAPS filter (horizontal, vertical, and vertical over
+    horizontal, rounded once per plane); quarter-pel samples as the rounded average of the
+    two nearest integer or half-pel samples along the axis, first horizontally, then
+    vertically (three filter passes instead of fifteen)."""
     a = TAPS // 2
     m = MARGIN + a
     r = np.pad(plane.astype(np.int32), ((m, m + 1), (m, m + 1)), mode="edge")
@@ -692,14 +717,13 @@ class Model:
         return out
 
     def learn(self, ctx, symbols):
-        size = self.counts.shape[1]
-        touched, inverse = np.unique(ctx, return_inverse=True)
-        hist = np.bincount(inverse * size + symbols, minlength=len(touched) * size)
-        hist = hist.reshape(len(touched), size)
-        rows = self.counts[touched] + hist
-        rows[rows.sum(axis=1) > MAX_COUNT] *= 0.5
-        self.counts[touched] = rows
-        self.seen[touched] += hist.sum(axis=1)
+        hist = np.bincount(ctx * self.counts.shape[1] + symbols, minlength=self.counts.size)
+        hist = hist.reshape(self.counts.shape)
+        self.counts += hist
+        self.seen += hist.sum(axis=1)
+        full = self.counts.sum(axis=1) > MAX_COUNT
+        if full.any():
+            self.counts[full] *= 0.5
         self._cost = None
 
     def cost(self):
@@ -803,12 +827,25 @@ def coef_contexts(n, k, final, mag_left, mag_up, group):
     return ((group * NBANDS + BAND[n][k]) * 2 + final) * NCLASS + nbr
 
 
-def code_coefficients(ch, models, q, n, group):
-    """Levels of same-size blocks: last positions, magnitudes by position, escapes, signs.
+def diagonal_ranges(n):
+    """(first, last + 1) zig-zag positions of each anti-diagonal: the scan visits them in
+    order, and a position's left and upper neighbours lie on the diagonal before."""
+    i, j = np.divmod(ZIGZAG[n], n)
+    d = i + j
+    return [(int(np.argmax(d == k)), int(np.argmax(d == k)) + int((d == k).sum()))
+            for k in range(2 * n - 1)]
 
-    Position k is coded for all blocks at once, so its context can use the left and upper
-    neighbours in the block (zig-zag order reaches them first). group = (plane class * 3 +
-    size index) * 2 + intra, per block.
+
+DIAGONALS = {n: diagonal_ranges(n) for n in SIZES}
+
+
+def code_coefficients(ch, models, q, n, group):
+    """Levels of same-size blocks: last positions, magnitudes by anti-diagonal, escapes, signs.
+
+    One anti-diagonal of every block is coded at once, so a position's context can use
+    its left and upper neighbours (on the diagonal before) while the coder is called once
+    per diagonal, not once per position. group = (plane class * 3 + size index) * 2 +
+    intra, per block.
     """
     count, nn = len(group), n * n
     last = code_unsigned(ch, models["last"], None if q is None else last_positions(q),
@@ -816,8 +853,12 @@ def code_coefficients(ch, models, q, n, group):
     mag = np.zeros((count, nn + 1), np.int64)
     escaped = np.zeros((count, nn), bool)
     left, up = NEIGHBOURS[n]
-    for k in range(int(last.max(initial=0))):
-        rows = np.flatnonzero(last > k)
+    longest = int(last.max(initial=0))
+    for k0, k1 in DIAGONALS[n]:
+        if k0 >= longest:
+            break
+        rows, pos = np.nonzero(last[:, None] > np.arange(k0, k1)[None, :])
+        k = pos + k0
         final = (last[rows] == k + 1).astype(np.int64)
         sym = None if q is None else np.minimum(np.abs(q[rows, k]) - final, ESCAPE)
         c = coef_contexts(n, k, final, mag[rows, left[k]], mag[rows, up[k]], group[rows])
@@ -1029,8 +1070,20 @@ def put_blocks(plane, y, x, blocks):
     block_view(plane, n)[y // n, x // n] = blocks
 
 
+CHROMA_KNEE = 30      # above this QP chroma's QP rises at about half the rate of luma's
+
+
 def chroma_qp(qp):
-    return clip(np.asarray(qp) + CHROMA_QP_OFFSET, 0, QP_MAX)
+    """Chroma QP of luma QP qp: chroma is smooth, so at coarse quantisers it keeps more of
+    its quality per bit than luma; past the knee its QP grows only about half as fast (the
+    idea of H.264's chroma QP table, as a formula), then CHROMA_QP_OFFSET."""
+    qp = np.asarray(qp)
+    knee = np.where(qp > CHROMA_KNEE, CHROMA_KNEE + ((qp - CHROMA_KNEE) * 9 + 8) // 16, qp)
+    return clip(knee + CHROMA_QP_OFFSET, 0, QP_MAX)
+
+
+LUMA_OF_CHROMA = np.array([int(np.argmax(chroma_qp(np.arange(QP_MAX + 1)) >= c))
+                           for c in range(QP_MAX + 1)])   # for lambda: the luma QP behind a chroma QP
 
 
 class Coefficients:
@@ -1066,6 +1119,20 @@ class Coefficients:
             table[rows] = self.quantiser(plane, src, pred, qp, intra)
         return table[rows]
 
+    def rows(self, plane, idx, n):
+        if plane == 0:
+            return self.leaf_row[idx], self.syn["luma"][n]
+        return self.node_row[idx] + (plane - 1) * self.count[1, n], self.syn["chroma"][n]
+
+    def store(self, plane, idx, n, q):
+        """Levels the encoder already chose for blocks idx (of plane 0, 1 or 2)."""
+        rows, table = self.rows(plane, idx, n)
+        table[rows] = q
+
+    def read(self, plane, idx, n):
+        rows, table = self.rows(plane, idx, n)
+        return table[rows]
+
     def chroma_levels(self, idx, src, pred, qp, intra):
         """Levels of the U and V blocks of nodes idx at once: (U levels, V levels)."""
         n, count = pred[0].shape[-1], len(idx)
@@ -1086,9 +1153,10 @@ def add_residual(pred, q, qp):
 class Reconstruction:
     """Decoded planes of one frame from its partition, modes, motion and levels."""
 
-    def __init__(self, geo, kind, part, syn, motion, qp_mb, refs, coefs, source=None):
+    def __init__(self, geo, kind, part, syn, motion, qp_mb, refs, coefs, source=None,
+                 cache=None):
         self.geo, self.part, self.syn, self.motion = geo, part, syn, motion
-        self.frame_kind = kind
+        self.frame_kind, self.cache = kind, cache
         self.refs, self.coefs, self.source = refs, coefs, source
         mb_of = (part.leaf_y // MB) * geo.mbw + part.leaf_x // MB
         self.leaf_qp = qp_mb[mb_of]
@@ -1112,6 +1180,14 @@ class Reconstruction:
             self.intra_chroma()
         return self.planes
 
+    def cached(self, plane, n, y, x, leaves):
+        """For blocks of size n at (y, x) of these leaves, those the encoder's decisions
+        already predicted (and quantised) with the same motion: (hit mask, predictions,
+        levels); never any in the decoder."""
+        if self.cache is None:
+            return np.zeros(len(leaves), bool), None, None
+        return self.cache.get(plane, n, y, x, {k: v[leaves] for k, v in self.motion.items()})
+
     def inter_luma(self):
         part = self.part
         for n in SIZES:
@@ -1119,13 +1195,23 @@ class Reconstruction:
             if len(idx) == 0:
                 continue
             y, x = part.leaf_y[idx], part.leaf_x[idx]
-            motion = {k: v[idx] for k, v in self.motion.items()}
-            pred = predict(self.refs, motion, y, x, n, 0)
             coded = self.leaf_mode[idx] == INTER
+            hit, pred_hit, q_hit = self.cached(0, n, y, x, idx)
+            pred = np.empty((len(idx), n, n), np.int16)
+            if hit.any():
+                pred[hit] = pred_hit
+                reuse = coded[hit]
+                self.coefs.store(0, idx[hit][reuse], n, q_hit[reuse])
+            if (~hit).any():
+                motion = {k: v[idx[~hit]] for k, v in self.motion.items()}
+                pred[~hit] = predict(self.refs, motion, y[~hit], x[~hit], n, 0)
+            miss = coded & ~hit
+            if miss.any():
+                self.coefs.levels(0, idx[miss], self.src(0, y[miss], x[miss], n), pred[miss],
+                                  self.leaf_qp[idx[miss]], False)
             if coded.any():
                 i = idx[coded]
-                q = self.coefs.levels(0, i, self.src(0, y[coded], x[coded], n), pred[coded],
-                                      self.leaf_qp[i], False)
+                q = self.coefs.read(0, i, n)
                 self.coded[i] = (q != 0).any(axis=1)
                 pred[coded] = add_residual(pred[coded], q, self.leaf_qp[i])
             put_blocks(self.planes[0], y, x, pred)
@@ -1133,24 +1219,39 @@ class Reconstruction:
     def inter_chroma(self):
         """Chroma prediction per leaf (2x2 blocks for 4x4 leaves), residual per node."""
         part = self.part
+        csize = np.where(part.node_split, 4, part.node_size // 2)
         for plane in (1, 2):
             for n in SIZES:
                 idx = np.flatnonzero((self.leaf_mode != INTRA) & (part.leaf_size == n))
-                if len(idx):
-                    motion = {k: v[idx] for k, v in self.motion.items()}
-                    pred = predict(self.refs, motion, part.leaf_y[idx] // 2,
-                                   part.leaf_x[idx] // 2, n // 2, plane)
-                    put_blocks(self.planes[plane], part.leaf_y[idx] // 2, part.leaf_x[idx] // 2,
-                               pred)
-            csize = np.where(part.node_split, 4, part.node_size // 2)
+                if len(idx) == 0:
+                    continue
+                y, x = part.leaf_y[idx], part.leaf_x[idx]
+                hit, pred_hit, _q = self.cached(plane, n, y, x, idx)
+                pred = np.empty((len(idx), n // 2, n // 2), np.int16)
+                if hit.any():
+                    pred[hit] = pred_hit
+                if (~hit).any():
+                    motion = {k: v[idx[~hit]] for k, v in self.motion.items()}
+                    pred[~hit] = predict(self.refs, motion, y[~hit] // 2, x[~hit] // 2, n // 2,
+                                         plane)
+                put_blocks(self.planes[plane], y // 2, x // 2, pred)
             for n in (4, 8):
                 idx = np.flatnonzero((self.mode == INTER) & (csize == n))
                 if len(idx) == 0:
                     continue
                 y, x = part.node_y[idx] // 2, part.node_x[idx] // 2
                 pred = take_blocks(self.planes[plane], y, x, n)
-                q = self.coefs.levels(plane, idx, self.src(plane, y, x, n), pred,
-                                      self.node_qp[idx], False)
+                whole = ~part.node_split[idx]      # node == leaf: the decisions' levels fit it
+                leaves = np.searchsorted(part.leaf_node, idx)
+                hit, _p, q_hit = self.cached(plane, 2 * n, 2 * y, 2 * x, leaves)
+                use = hit & whole
+                if use.any():
+                    self.coefs.store(plane, idx[use], n, q_hit[whole[hit]])
+                miss = ~use
+                if miss.any():
+                    self.coefs.levels(plane, idx[miss], self.src(plane, y[miss], x[miss], n),
+                                      pred[miss], self.node_qp[idx[miss]], False)
+                q = self.coefs.read(plane, idx, n)
                 put_blocks(self.planes[plane], y, x, add_residual(pred, q, self.node_qp[idx]))
 
     def intra_groups(self, keys, intra):
@@ -1209,28 +1310,30 @@ def edge_strength(u, leaf_mode, coded, motion, ref_time):
 def filter_edges(x, bs, qp, luma):
     """Filter the vertical edges every 4 columns of x (int32, modified in place).
 
-    bs and qp are per edge and row. All edges read the unfiltered picture and write
-    disjoint pixels, so the order of edges never matters.
+    bs and qp are per edge and row; only positions with bs > 0 are touched. All edges read
+    the unfiltered picture and write disjoint pixels, so the order never matters.
     """
-    cols = 4 * np.arange(1, x.shape[1] // 4)
-    p2, p1, p0 = x[:, cols - 3], x[:, cols - 2], x[:, cols - 1]
-    q0, q1, q2 = x[:, cols], x[:, cols + 1], x[:, cols + 2]
-    step = step64(qp) / 64.0
+    rows, edge = np.nonzero(bs)
+    if len(rows) == 0:
+        return
+    col = 4 * (edge + 1)
+    bs, qp = bs[rows, edge], qp[rows, edge]
+    p2, p1, p0 = x[rows, col - 3], x[rows, col - 2], x[rows, col - 1]
+    q0, q1, q2 = x[rows, col], x[rows, col + 1], x[rows, col + 2]
+    step = STEP64[qp] / 64.0
     alpha = DEBLOCK * step + 1
     beta = DEBLOCK * 0.3 * step + 1
     tc0 = np.floor(DEBLOCK * step * np.where(bs == 2, 0.1, 0.05)).astype(np.int32)
-    on = (bs > 0) & (np.abs(p0 - q0) < alpha) & (np.abs(p1 - p0) < beta) & (np.abs(q1 - q0) < beta)
+    on = (np.abs(p0 - q0) < alpha) & (np.abs(p1 - p0) < beta) & (np.abs(q1 - q0) < beta)
     ap, aq = np.abs(p2 - p0) < beta, np.abs(q2 - q0) < beta
     tc = tc0 + 1 if not luma else tc0 + ap + aq
     delta = clip(((q0 - p0) * 4 + (p1 - q1) + 4) >> 3, -tc, tc) * on
-    x[:, cols - 1] = clip(p0 + delta, 0, 255)
-    x[:, cols] = clip(q0 - delta, 0, 255)
+    x[rows, col - 1] = clip(p0 + delta, 0, 255)
+    x[rows, col] = clip(q0 - delta, 0, 255)
     if luma:
         avg = (p0 + q0 + 1) >> 1
-        dp = clip((p2 + avg - 2 * p1) >> 1, -tc0, tc0) * (on & ap)
-        dq = clip((q2 + avg - 2 * q1) >> 1, -tc0, tc0) * (on & aq)
-        x[:, cols - 2] = p1 + dp
-        x[:, cols + 1] = q1 + dq
+        x[rows, col - 2] = p1 + clip((p2 + avg - 2 * p1) >> 1, -tc0, tc0) * (on & ap)
+        x[rows, col + 1] = q1 + clip((q2 + avg - 2 * q1) >> 1, -tc0, tc0) * (on & aq)
 
 
 def deblock(planes, part, leaf_mode, coded, motion, ref_time, qp_mb):
@@ -1329,7 +1432,7 @@ class BlockMatcher:
         d = blocks - self.target[which]
         np.abs(d, out=d)
         g = g or self.b
-        return block_sums(d, g).reshape(len(which), -1)
+        return block_sums(d, g).reshape(len(d), (self.b // g) ** 2)
 
 
 def refine_search(matcher, vec, sad, steps, lam, pred, which, parts, limit=MV_LIMIT):
@@ -1552,6 +1655,18 @@ def neighbour_cells(h, w, n, y, x, cell):
     return at(y, x - 1), at(y - 1, x), at(y - 1, x - 1)
 
 
+def visible(src, pred):
+    """Source blocks with the padding outside the picture (marked -1 in the encoder's
+    target planes) replaced by the prediction: what is never shown costs nothing."""
+    return np.where(src < 0, pred, src)
+
+
+def masked_sad(src, preds):
+    """(N, modes) SAD of source blocks (N, n, n) against predictions (N, modes, n, n)."""
+    s = src[:, None].astype(np.int32)
+    return np.abs(np.where(s < 0, preds, s) - preds).sum(axis=(2, 3))
+
+
 ZERO_TEST = 6      # blocks with more level magnitude than this are never zeroed whole
 
 
@@ -1559,7 +1674,7 @@ def rd_quantise(plane_class, src, pred, qp, lam, intra, costs, need_rate=True):
     """Levels of residual blocks, (N, n*n), with their distortion and estimated bits; a
     block is zeroed when D + lambda * R says so (under MODE_DECISION = rd)."""
     n = src.shape[-1]
-    coef = forward(src.astype(np.int32) - pred)
+    coef = forward(visible(src, pred).astype(np.int32) - pred)
     q = quantize(coef, qp, 1 / 3 if intra else 1 / 6)
     if MODE_DECISION == "sad":
         return q, np.zeros(len(q)), np.zeros(len(q))
@@ -1600,13 +1715,54 @@ class Choice:
             getattr(self, name)[won] = np.broadcast_to(value, (len(idx),) + value.shape[1:])[better]
 
 
+class PredictionCache:
+    """Inter predictions and levels the decisions computed, kept per block size and block
+    so that reconstruction reuses them for every inter leaf whose motion did not change
+    (encoder only: the decoder computes the same predictions; levels are what was sent)."""
+
+    def __init__(self, geo):
+        self.geo = geo
+        self.entries = {}     # (plane, n) -> (valid, motion, pred, q) over the n-grid
+
+    def put(self, plane, n, idx, motion, pred, q):
+        h, w = self.geo.ph // n, self.geo.pw // n
+        key = (plane, n)
+        if key not in self.entries:
+            m = pred.shape[-1]
+            self.entries[key] = (np.zeros(h * w, bool), zero_motion(h * w, False),
+                                 np.zeros((h * w, m, m), np.int16), np.zeros((h * w, m * m), np.int64))
+        valid, stored, preds, levels = self.entries[key]
+        valid[idx] = True
+        for k, v in motion.items():
+            stored[k][idx] = v
+        preds[idx], levels[idx] = pred, q
+
+    def get(self, plane, n, y, x, motion):
+        """(hit mask, predictions, levels) for blocks of size n at luma (y, x)."""
+        if (plane, n) not in self.entries:
+            return np.zeros(len(y), bool), None, None
+        valid, stored, preds, levels = self.entries[plane, n]
+        cell = (y // n) * (self.geo.pw // n) + x // n
+        hit = valid[cell] & (stored["dir"][cell] == motion["dir"])
+        hit &= (stored["ref"][cell] == motion["ref"]).all(1) & (stored["mv"][cell] == motion["mv"]).all((1, 2))
+        return hit, preds[cell[hit]], levels[cell[hit]]
+
+
 class Decider:
     """Chooses partition, modes and motion of one frame by Lagrangian cost (encoder)."""
 
     def __init__(self, geo, frame, src, refs, qp_mb, look, costs, hist):
         self.geo, self.frame, self.src, self.refs = geo, frame, src, refs
+        self.target = [p.copy() for p in src]      # the source, with the padding marked -1
+        for c, p in enumerate(self.target):
+            s = 1 + (c > 0)
+            p[geo.height // s:] = -1
+            p[:, geo.width // s:] = -1
         self.qp_mb, self.look, self.costs, self.hist = qp_mb, look, costs, hist
-        self.sizes = [16, 8, 4][:PARTITION_DEPTH + 1]
+        self.cache = PredictionCache(geo)
+        fast = FAST_LEAF_B and not frame.is_ref and geo.mbh * geo.mbw >= 64
+        depth = 0 if fast else PARTITION_DEPTH
+        self.sizes = [16, 8, 4][:depth + 1]
         self.k = KIND_INDEX[frame.kind]
 
     # ---- per-block quantities
@@ -1623,11 +1779,11 @@ class Decider:
         return d, r
 
     def sad_cost(self, src, pred):
-        return np.abs(src.astype(np.int32) - pred).reshape(len(src), -1).sum(1).astype(float)
+        return np.abs(visible(src, pred).astype(np.int32) - pred).sum(axis=(1, 2)).astype(float)
 
     def sse(self, src, pred):
-        d = src.astype(np.int32) - pred
-        return (d * d).reshape(len(src), -1).sum(1).astype(float)
+        d = visible(src, pred).astype(np.int32) - pred
+        return (d * d).sum(axis=(1, 2)).astype(float)
 
     def flag_bits(self, n, y, x, skip, intra):
         """Bits of the skip and intra flags of nodes of size n at (y, x)."""
@@ -1731,6 +1887,11 @@ def pick_rows(mask, a, b):
     return np.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
 
 
+FAST_LEAF_B = True   # B frames no frame predicts from: 16x16 blocks only (pictures of 64+ macroblocks)
+INTRA_LOOK = 0.5     # intra is tried where the motion SAD exceeds this share of the block's detail
+INTRA_KEEP = 1.25    # and fully costed where its SAD comes within this factor of the motion SAD
+
+
 class ModeSearch:
     """Lagrangian choice between skip, inter and intra for every block of every size,
     then the quadtree (encoder). Blocks of 8 and 4 are only looked at inside blocks whose
@@ -1800,14 +1961,15 @@ class ModeSearch:
         if len(idx) == 0:
             return
         pred = predict(dec.refs, motion, y, x, n, 0)
-        src = take_blocks(dec.src[0], y, x, n)
-        d, r = dec.residual_cost(0, src, pred, qp, lam, False)
+        src = take_blocks(dec.target[0], y, x, n)
+        q, d, r = rd_quantise(0, src, pred, qp, lam, False, dec.costs)
+        dec.cache.put(0, n, idx, motion, pred, q)
         if MODE_DECISION == "sad":
             d = dec.sad_cost(src, pred)
             lam = np.sqrt(lam)
         side = self.motion_bits(n, motion, y, x) + dec.flag_bits(n, y, x, False, False)
         cost = d + lam * (r + side)
-        chroma = self.chroma_inter(n, motion, y, x, qp, lam) if n >= 8 else 0.0
+        chroma = self.chroma_inter(n, idx, motion, y, x, qp, lam) if n >= 8 else 0.0
         self.inter_only[n][idx] = cost + chroma
         for k, v in motion.items():
             self.inter_motion[n][k][idx] = v
@@ -1815,17 +1977,18 @@ class ModeSearch:
             self.chroma[8, INTER][idx] = chroma
         self.choice[n].offer(idx, cost + chroma, INTER, **motion)
 
-    def chroma_inter(self, n, motion, y, x, qp, lam):
+    def chroma_inter(self, n, idx, motion, y, x, qp, lam):
         dec = self.dec
         cq = chroma_qp(qp)
         total = 0.0
         for plane in (1, 2):
             pred = predict(dec.refs, motion, y // 2, x // 2, n // 2, plane)
-            src = take_blocks(dec.src[plane], y // 2, x // 2, n // 2)
+            src = take_blocks(dec.target[plane], y // 2, x // 2, n // 2)
+            q, d, r = rd_quantise(1, src, pred, cq, lam / CHROMA_WEIGHT, False, dec.costs)
+            dec.cache.put(plane, n, idx, motion, pred, q)
             if MODE_DECISION == "sad":
                 total = total + dec.sad_cost(src, pred)
                 continue
-            d, r = dec.residual_cost(1, src, pred, cq, lam, False)
             total = total + CHROMA_WEIGHT * d + lam * r
         return total
 
@@ -1866,7 +2029,7 @@ class ModeSearch:
         default = zero_motion(count, dec.frame.kind == "B")
         error = dec.sad_cost if MODE_DECISION == "sad" else dec.sse
         lam_use = np.sqrt(lam) if MODE_DECISION == "sad" else lam
-        src = take_blocks(dec.src[0], y, x, n)
+        src = take_blocks(dec.target[0], y, x, n)
         options, costs = [], []
         for merge in (0, 1):
             pick = np.where(cells[merge] >= 0, cells[merge], cells[1 - merge])
@@ -1882,7 +2045,7 @@ class ModeSearch:
         cost = np.minimum(costs[0], costs[1])
         for c in (1, 2):
             pred = predict(dec.refs, motion, y // 2, x // 2, n // 2, c)
-            cost = cost + CHROMA_WEIGHT * error(take_blocks(dec.src[c], y // 2, x // 2, n // 2), pred)
+            cost = cost + CHROMA_WEIGHT * error(take_blocks(dec.target[c], y // 2, x // 2, n // 2), pred)
         self.choice[n].offer(idx, cost, SKIP, merge=merge, **motion)
 
     # ---- intra
@@ -1898,7 +2061,7 @@ class ModeSearch:
         flat = src.reshape(len(idx), -1).astype(np.int32)
         detail = np.abs(flat - flat.mean(1, keepdims=True)).sum(1)
         best = np.minimum.reduce(inter_sad)
-        return rows[best > 0.5 * detail], best
+        return rows[best > INTRA_LOOK * detail], best
 
     def intra(self, n, rd_modes):
         """Intra candidates from the source's neighbours (open loop), by SAD of every mode,
@@ -1908,9 +2071,9 @@ class ModeSearch:
         idx, y, x, qp, lam = self.blocks(n)
         if len(idx) == 0:
             return
-        src = take_blocks(dec.src[0], y, x, n)
+        src = take_blocks(dec.target[0], y, x, n)
         mode_bits = dec.costs["imode"][ctx("flag", np.full(len(idx), n >> 3))]
-        look, inter_sad = self.intra_candidates(n, idx, src)
+        look, inter_sad = self.intra_candidates(n, idx, take_blocks(dec.src[0], y, x, n))
         cost = np.full(len(idx), np.inf)
         imode = np.zeros(len(idx), np.int64)
         if len(look):
@@ -1921,12 +2084,11 @@ class ModeSearch:
                 imode[look] = costs.argmin(1)
                 cost[look] = costs.min(1)
             else:
-                sad = np.abs(src[look][:, None].astype(np.int32) - preds).reshape(
-                    len(look), NMODES, -1).sum(2)
+                sad = masked_sad(src[look], preds)
                 m = (sad + np.sqrt(lam[look])[:, None] * mode_bits[look]).argmin(1)
                 imode[look] = m
                 keep = np.arange(len(look)) if inter_sad is None else \
-                    np.flatnonzero(sad[np.arange(len(look)), m] < 1.25 * inter_sad[look])
+                    np.flatnonzero(sad[np.arange(len(look)), m] < INTRA_KEEP * inter_sad[look])
                 t = look[keep]
                 cost[t] = self.intra_rd(src[t], preds[keep, m[keep]], qp[t], lam[t],
                                         mode_bits[t, imode[t]])
@@ -1951,9 +2113,8 @@ class ModeSearch:
         dec = self.dec
         cn, cy, cx = n // 2, y // 2, x // 2
         preds = [all_intra(dec.src[c], cy, cx, cn) for c in (1, 2)]
-        srcs = [take_blocks(dec.src[c], cy, cx, cn) for c in (1, 2)]
-        sad = sum(np.abs(s[:, None].astype(np.int32) - p).reshape(len(y), NMODES, -1).sum(2)
-                  for s, p in zip(srcs, preds, strict=True))
+        srcs = [take_blocks(dec.target[c], cy, cx, cn) for c in (1, 2)]
+        sad = sum(masked_sad(s, p) for s, p in zip(srcs, preds, strict=True))
         bits = dec.costs["imode"][ctx("flag", np.full(len(y), 4 + (n == 16)))]
         cmode = (sad + np.sqrt(lam)[:, None] * bits).argmin(1)
         rows = np.arange(len(y))
@@ -2105,6 +2266,7 @@ def fit_net(decoded, source, seed):
     """Float weights of conv3x3(1->C), ReLU, conv3x3(C->1), residual, fitted with Adam
     to map decoded pixels (minus 128) onto the source; the last layer starts at zero."""
     device = filter_device()
+    torch.set_num_threads(1)     # the fit is small; one thread makes it the same everywhere
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     dec_np, src_np = crops(decoded, source, rng)
@@ -2115,18 +2277,26 @@ def fit_net(decoded, source, seed):
     b1 = torch.zeros(c, device=device, requires_grad=True)
     w2 = torch.zeros(1, c, 3, 3, device=device, requires_grad=True)
     b2 = torch.zeros(1, device=device, requires_grad=True)
-    opt = torch.optim.Adam([w1, b1, w2, b2], lr=2e-3)
-    for step in range(FILTER_STEPS):
+    params = [w1, b1, w2, b2]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    for step in range(1, FILTER_STEPS + 1):
         pick = torch.randint(0, len(dec_t), (FILTER_BATCH,), generator=gen).to(device)
         x, y = dec_t[pick], target[pick]
         h = torch.relu(torch.nn.functional.conv2d(x, w1, b1, padding=1))
         out = x + torch.nn.functional.conv2d(h, w2, b2, padding=1)
-        loss = torch.mean((out - y) ** 2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        del step
-    return [t.detach().cpu().numpy().astype(np.float64) for t in (w1, b1, w2, b2)]
+        grads = torch.autograd.grad(torch.mean((out - y) ** 2), params)
+        adam_step(params, grads, moments, step)
+    return [t.detach().cpu().numpy().astype(np.float64) for t in params]
+
+
+def adam_step(params, grads, moments, step, lr=2e-3, beta1=0.9, beta2=0.999):
+    """One Adam update, written out: torch.optim would load torch._dynamo, which imports
+    subprocess, which the sandbox refuses."""
+    with torch.no_grad():
+        for p, g, (m, v) in zip(params, grads, moments, strict=True):
+            m.mul_(beta1).add_(g, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            p.sub_(lr * (m / (1 - beta1 ** step)) / (torch.sqrt(v / (1 - beta2 ** step)) + 1e-8))
 
 
 def quantise_net(w1, b1, w2, b2):
@@ -2221,15 +2391,16 @@ def ref_times(frame):
 def make_quantiser(costs):
     """The encoder's side of `Coefficients`: levels of a plane's blocks, zeroed by cost."""
     def quantiser(plane, src, pred, qp, intra):
-        luma_qp = qp if plane == 0 else clip(qp - CHROMA_QP_OFFSET, 0, QP_MAX)
+        luma_qp = qp if plane == 0 else LUMA_OF_CHROMA[qp]
         lam = lagrangian(luma_qp) / (1.0 if plane == 0 else CHROMA_WEIGHT)
         return rd_quantise(int(plane > 0), src, pred, qp, lam, intra, costs, need_rate=False)[0]
     return quantiser
 
 
-def finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs, source=None):
-    """Reconstruction and loop filter: identical on both sides."""
-    rec = Reconstruction(geo, frame.kind, part, syn, motion, qp_mb, refs, coefs, source)
+def finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs, source=None, cache=None):
+    """Reconstruction and loop filter: identical on both sides (the encoder's cache only
+    saves recomputing what its decisions already computed)."""
+    rec = Reconstruction(geo, frame.kind, part, syn, motion, qp_mb, refs, coefs, source, cache)
     planes = rec.run()
     return deblock(planes, part, rec.leaf_mode, rec.coded, motion, ref_times(frame), qp_mb)
 
@@ -2272,7 +2443,7 @@ class SkipJudge:
     zero residual). Changes move the neighbours of others, so this repeats a few rounds.
     """
 
-    ROUNDS = 3
+    ROUNDS = 2
 
     def __init__(self, dec, part, syn):
         self.dec, self.part, self.syn = dec, part, syn
@@ -2287,23 +2458,41 @@ class SkipJudge:
             y, x = part.leaf_y[leaves[sel]], part.leaf_x[leaves[sel]]
             m = {k: v[sel] for k, v in motion.items()}
             pred = predict(dec.refs, m, y, x, n, 0)
-            total[sel] += dec.sse(take_blocks(dec.src[0], y, x, n), pred)
+            total[sel] += dec.sse(take_blocks(dec.target[0], y, x, n), pred)
         return total
 
     def settle(self, intended):
-        """Final motion and vector differences after the rounds."""
+        """Final motion and vector differences: judging rounds, then skip nodes still not
+        merging what was judged become inter nodes only where the motion they now merge
+        predicts clearly worse (each such change can only move skips downstream, and
+        skips only decrease, so this ends)."""
         part, syn, dec = self.part, self.syn, self.dec
         bidir = dec.frame.kind == "B"
-        for _ in range(self.ROUNDS):
+        for attempt in range(self.ROUNDS + len(part.leaf_size)):
             final, mvd = resolve_encoder(part, syn["mode"], intended, syn["merge"], bidir)
             leaves = np.flatnonzero(syn["mode"][part.leaf_node] == SKIP)
             differs = ((final["mv"][leaves] != intended["mv"][leaves]).any(axis=(1, 2))
-                       | (final["dir"][leaves] != intended["dir"][leaves]))
+                       | (final["dir"][leaves] != intended["dir"][leaves])
+                       | (final["ref"][leaves] != intended["ref"][leaves]).any(axis=1))
             leaves = leaves[differs]
             if len(leaves) == 0:
-                return final, mvd
-            self.judge(leaves, final, intended)
-        return resolve_encoder(part, syn["mode"], intended, syn["merge"], bidir)
+                break
+            if attempt < self.ROUNDS:
+                self.judge(leaves, final, intended)
+                continue
+            worse = self.worse(leaves, final, intended)
+            if not worse.any():
+                break
+            syn["mode"][part.leaf_node[leaves[worse]]] = INTER
+        return final, mvd
+
+    def worse(self, leaves, final, intended):
+        """Whether each skip leaf's merged motion predicts clearly worse than intended."""
+        y, x = self.part.leaf_y[leaves], self.part.leaf_x[leaves]
+        lam = lagrangian(self.dec.qp_mb[(y // MB) * self.dec.geo.mbw + x // MB])
+        now = self.error(leaves, {k: v[leaves] for k, v in final.items()})
+        meant = self.error(leaves, {k: v[leaves] for k, v in intended.items()})
+        return now > meant + 8.0 * lam
 
     def judge(self, leaves, final, intended):
         part, dec, syn = self.part, self.dec, self.syn
@@ -2335,7 +2524,7 @@ def encode_frame(geo, frame, level, src, store, look, offsets, models, hist, ch)
         (motion, np.zeros((len(part.leaf_size), 2, 2), np.int64))
     syn["mvd"], syn["ref"], syn["dir"] = mvd, motion["ref"], motion["dir"]
     coefs = Coefficients(part, syn["mode"], syn, make_quantiser(costs))
-    planes = finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs, src)
+    planes = finish_frame(geo, frame, part, syn, motion, qp_mb, refs, coefs, dec.target, dec.cache)
     code_frame(ch, models, geo, frame, syn, hist)
     return planes
 
