@@ -61,6 +61,8 @@ VARIANTS = (
     Variant("context modelling off", {"ENTROPY_CONTEXTS": "single"}),
     Variant("deblocking off", {"DEBLOCK": 0.0}),
     Variant("learned post-filter on", {"LEARNED_FILTER": True}),
+    Variant("slower search (4x4, square sub-pel, filtered quarter-pel)",
+            {"PARTITION_DEPTH": 2, "SUBPEL_PATTERN": "square", "QUARTER": "filter"}),
 )
 
 

@@ -65,7 +65,7 @@ torch = None  # when LEARNED_FILTER
 # --- PARAMETERS (rewritten by the search planner) ---
 QP = 24                     # int: 14..40; luma QP of level 0 (the quantiser step doubles every 6)
 QP_SPACING = 6              # int: 3..9; QP added per level
-CHROMA_QP_OFFSET = -1       # int: -6..6; chroma QP = luma QP + this
+CHROMA_QP_OFFSET = -2       # int: -6..6; chroma QP = luma QP + this
 I_QP_OFFSET = -3            # int: -8..2; QP offset of intra frames
 GOP = 8                     # choice: 1|2|4|8|16; anchor distance, hierarchical B frames between (1 = low-delay P)
 B_QP_STEP = 1               # int: 0..3; QP added per level of the B-frame hierarchy; when GOP > 1
