@@ -421,11 +421,6 @@ def predict(refs, motion, y, x, n, plane):
 
 # ---------------------------------------------------------------- partition
 
-def z_order(i, j):
-    """Z-order index of 4x4 unit (i, j) inside its macroblock."""
-    return (i >> 1) * 8 + (j >> 1) * 4 + (i & 1) * 2 + (j & 1)
-
-
 class Partition:
     """Nodes (16, 8, or 8 split into four 4x4 leaves) and leaves of one frame, in coding
     order, with the maps both sides use to find neighbours.
@@ -1456,10 +1451,6 @@ def refine_search(matcher, vec, sad, steps, lam, pred, which, parts, limit=MV_LI
     return best_vec, best_sad, tried
 
 
-def subpel_steps(unit):
-    return [RING * unit]
-
-
 def search_stages():
     """Integer cross, then half- and quarter-pel steps as SUBPEL allows (quarter pels):
     the 8 neighbours (square) or the 4 nearest (diamond) around the best so far."""
@@ -1627,13 +1618,6 @@ def grid(h, w, n):
     """(y, x) of every n x n block of an h x w plane, raster order."""
     gy, gx = np.divmod(np.arange((h // n) * (w // n)), w // n)
     return gy * n, gx * n
-
-
-def mb_major_to_raster(parts, geo, n):
-    """(mbs, k, k) values of n x n blocks stored per macroblock -> raster order of the
-    n x n grid (k = 16 / n)."""
-    k = MB // n
-    return parts.reshape(geo.mbh, geo.mbw, k, k).swapaxes(1, 2).reshape(-1)
 
 
 def to_size(parts, g, n):
