@@ -44,7 +44,7 @@ bench: setup
 ## ablation: the template codec tool by tool on held-out segments of the bundled clips,
 ## BD-rate vs x264/x265 and speed, written to docs/codec-ablation.md (about an hour; resumes)
 ablation: setup
-	$(BIN)/python -m aivc.bench.ablation --out docs/codec-ablation.md --work runs/ablation
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m aivc.bench.ablation --out docs/codec-ablation.md --work runs/ablation
 
 ## search-gain: the quickstart campaign with 30 search-planner experiments, best version vs
 ## the template's hand-set defaults on the held-out clip, written to docs/search-gain.md

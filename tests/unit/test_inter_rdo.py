@@ -31,7 +31,7 @@ TOOLS_OFF: dict[str, dict[str, Any]] = {
     "partitions off": {"PARTITION_DEPTH": 0},
     "RD decisions off": {"MODE_DECISION": "sad"},
     "macroblock tree off": {"MBTREE": False},
-    "one reference": {"NUM_REFS": 1},
+    "two references": {"NUM_REFS": 2},
     "contexts off": {"ENTROPY_CONTEXTS": "single"},
     "deblocking off": {"DEBLOCK": 0.0},
     "learned filter on": {"LEARNED_FILTER": True, "FILTER_STEPS": 60},

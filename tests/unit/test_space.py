@@ -24,7 +24,7 @@ PARAMETRIC = [name for name in sorted(REFERENCE_CODECS) if name != V0]
 ALTERNATIVES: dict[str, dict[str, Any]] = {
     "QP": {"QP": 30}, "QP_SPACING": {"QP_SPACING": 8}, "CHROMA_QP_OFFSET": {"CHROMA_QP_OFFSET": 4},
     "I_QP_OFFSET": {"I_QP_OFFSET": 0}, "GOP": {"GOP": 2}, "B_QP_STEP": {"B_QP_STEP": 3},
-    "INTRA_PERIOD": {"INTRA_PERIOD": 2}, "NUM_REFS": {"NUM_REFS": 1},
+    "INTRA_PERIOD": {"INTRA_PERIOD": 2}, "NUM_REFS": {"NUM_REFS": 2},
     "PARTITION_DEPTH": {"PARTITION_DEPTH": 0}, "SUBPEL": {"SUBPEL": "off"},
     "INTERP_TAPS": {"INTERP_TAPS": 2}, "SUBPEL_PATTERN": {"SUBPEL_PATTERN": "square"},
     "SEARCH": {"SEARCH": "predictive", "NUM_REFS": 3}, "SEARCH_RANGE": {"SEARCH_RANGE": 8},

@@ -70,7 +70,7 @@ I_QP_OFFSET = -3            # int: -8..2; QP offset of intra frames
 GOP = 8                     # choice: 1|2|4|8|16; anchor distance, hierarchical B frames between (1 = low-delay P)
 B_QP_STEP = 1               # int: 0..3; QP added per level of the B-frame hierarchy; when GOP > 1
 INTRA_PERIOD = 0            # int: 0..128; an intra frame every so many frames (0 = only the first)
-NUM_REFS = 2                # int: 1..4; reference frames per prediction list
+NUM_REFS = 1                # int: 1..4; reference frames per prediction list
 PARTITION_DEPTH = 1         # int: 0..2; quadtree below 16x16 (0 = none, 1 = down to 8x8, 2 = down to 4x4)
 SUBPEL = "quarter"          # choice: off|half|quarter; motion vector precision
 INTERP_TAPS = 6             # choice: 2|4|6|8; interpolation filter length (2 = bilinear); when SUBPEL != off
@@ -1744,7 +1744,7 @@ class Decider:
             p[:, geo.width // s:] = -1
         self.qp_mb, self.look, self.costs, self.hist = qp_mb, look, costs, hist
         self.cache = PredictionCache(geo)
-        fast = FAST_LEAF_B and not frame.is_ref and geo.mbh * geo.mbw >= 64
+        fast = frame.kind == "B" and frame.depth >= SIMPLE_B_DEPTH and geo.mbh * geo.mbw >= 64
         depth = 0 if fast else PARTITION_DEPTH
         self.sizes = [16, 8, 4][:depth + 1]
         self.k = KIND_INDEX[frame.kind]
@@ -1871,7 +1871,7 @@ def pick_rows(mask, a, b):
     return np.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
 
 
-FAST_LEAF_B = True   # B frames no frame predicts from: 16x16 blocks only (pictures of 64+ macroblocks)
+SIMPLE_B_DEPTH = 2   # B frames this deep in the hierarchy: 16x16 blocks only (pictures of 64+ MBs)
 INTRA_LOOK = 0.5     # intra is tried where the motion SAD exceeds this share of the block's detail
 INTRA_KEEP = 1.25    # and fully costed where its SAD comes within this factor of the motion SAD
 
@@ -2062,11 +2062,16 @@ class ModeSearch:
         imode = np.zeros(len(idx), np.int64)
         if len(look):
             preds = all_intra(dec.src[0], y[look], x[look], n)
-            if rd_modes and MODE_DECISION == "rd":
-                costs = np.stack([self.intra_rd(src[look], preds[:, m], qp[look], lam[look],
-                                                mode_bits[look, m]) for m in range(NMODES)], 1)
-                imode[look] = costs.argmin(1)
-                cost[look] = costs.min(1)
+            if rd_modes and MODE_DECISION == "rd":     # intra frames: the 2 best by SAD, by cost
+                sad = masked_sad(src[look], preds) + np.sqrt(lam[look])[:, None] * mode_bits[look]
+                rows = np.arange(len(look))
+                costs = []
+                for m in np.argsort(sad, axis=1)[:, :2].T:
+                    costs.append(self.intra_rd(src[look], preds[rows, m], qp[look], lam[look],
+                                               mode_bits[look, m]))
+                best = np.argmin(np.stack(costs), axis=0)
+                imode[look] = np.argsort(sad, axis=1)[rows, best]
+                cost[look] = np.minimum(costs[0], costs[1])
             else:
                 sad = masked_sad(src[look], preds)
                 m = (sad + np.sqrt(lam[look])[:, None] * mode_bits[look]).argmin(1)
