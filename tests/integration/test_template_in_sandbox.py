@@ -5,7 +5,7 @@ rebuild exactly what this process decodes.
 With the learned filter, the encoder fits the filter's weights in float32, so another
 process (other thread pools, other kernels) may fit slightly different weights; the
 decoder is exact integer arithmetic, and the sandbox's own two decodes must agree (else a
-`mismatch` error), so there the test asks for the same sizes and nearly the same quality.
+`mismatch` error), so there the test asks for a clean validation and the same sizes.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from aivc.codec import space
-from aivc.evaluate.clips import ClipSpec
+from aivc.evaluate.clips import ClipSpec, synthetic_clip
 from aivc.evaluate.inprocess import evaluate_in_process
-from aivc.sandbox import SandboxLimits, evaluate_codec
+from aivc.sandbox import SandboxLimits, evaluate_codec, validate_codec
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +40,13 @@ def test_a_bitstream_survives_the_sandbox_round_trip_unchanged(tmp_path: Path) -
 
 
 def test_the_learned_filter_decodes_identically_twice_in_the_sandbox(tmp_path: Path) -> None:
-    boxed, plain = run_both({"LEARNED_FILTER": True, "FILTER_STEPS": 50, "FILTER_CHANNELS": 4},
-                            tmp_path)
-    for mine, theirs in zip(boxed, plain, strict=True):
-        assert mine.bytes == theirs.bytes
-        assert mine.psnr_yuv == pytest.approx(theirs.psnr_yuv, abs=0.02)
+    codec = tmp_path / "inter_rdo.py"
+    codec.write_text(space.generate_source({"LEARNED_FILTER": True, "FILTER_STEPS": 50,
+                                            "FILTER_CHANNELS": 4}))
+    boxed = validate_codec(codec)          # torch imported and run under every layer
+    assert boxed.ok, boxed.errors         # a second decode that differed would be a mismatch
+    ns: dict = {"__name__": "aivc_candidate"}
+    exec(compile(codec.read_text(), str(codec), "exec"), ns)
+    video = synthetic_clip(64, 48, 4, 25.0, seed=0)
+    for row in boxed.levels:
+        assert row.bytes == len(ns["encode"](video, row.level))
