@@ -35,7 +35,7 @@ def exp(phase: str, verdict: str | None = None, bd: float | None = None, *, seq:
         cost: float = 0.0, version: int | None = None, since: str | None = None,
         done: str | None = None, committed: bool = True) -> ExperimentDoc:
     status: dict[str, Any] = {"phase": phase, "verdict": verdict, "costUSD": cost,
-                              "phaseSince": since, "completionTime": done}
+                              "phaseSince": since, "completionTime": done, "learned": True}
     if verdict == "Adopted":
         status["version"] = version if version is not None else 0
         if committed:
@@ -171,7 +171,10 @@ def test_the_deadline_is_the_earlier_of_both_limits():
     assert deadline_of(c.spec, NOW) == NOW + dt.timedelta(minutes=5)
 
 
-def test_a_campaign_waits_for_the_commit_of_its_last_adoption():
+def test_a_campaign_waits_for_the_commit_and_the_lesson_of_its_last_experiment():
     c = campaign(maxExperiments=1)
     assert not plan_campaign(c, [exp("Succeeded", "Adopted", seq=0, committed=False)], NOW).finished
+    unlearned = ExperimentDoc.parse({"metadata": {"name": "c-0000"}, "spec": {"campaign": "c", "sequence": 0},
+                                     "status": {"phase": "Succeeded", "verdict": "Rejected"}})
+    assert not plan_campaign(c, [unlearned], NOW).finished
     assert plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW).finished

@@ -67,12 +67,18 @@ OWED = [
     ("executing", doc("Executing"), RunExecution()),
     ("analyzing", doc("Analyzing"), RunAnalysis()),
     ("an adoption not yet committed", doc("Succeeded", verdict="Adopted", version=2), CommitVersion(2)),
-    ("a committed adoption", doc("Succeeded", verdict="Adopted", version=2,
-                                 commit={"sha": "abc", "tag": "v2", "branch": "b", "repo": "r"}), None),
+    ("a committed adoption owes its lesson", doc("Succeeded", verdict="Adopted", version=2,
+                                                 commit={"sha": "abc", "tag": "v2", "branch": "b",
+                                                         "repo": "r"}), RecordLesson()),
+    ("a committed adoption learned from", doc("Succeeded", verdict="Adopted", version=2, learned=True,
+                                              commit={"sha": "abc", "tag": "v2", "branch": "b",
+                                                      "repo": "r"}), None),
     ("a commit that failed in this run is not retried until the next",
-     doc("Succeeded", verdict="Adopted", version=2,
+     doc("Succeeded", verdict="Adopted", version=2, learned=True,
          conditions=[{"type": "Committed", "status": "False", "reason": "CommitFailed"}]), None),
-    ("a rejection", doc("Succeeded", verdict="Rejected"), None),
+    ("a rejection owes its lesson", doc("Succeeded", verdict="Rejected"), RecordLesson()),
+    ("a rejection learned from", doc("Succeeded", verdict="Rejected", learned=True), None),
+    ("a skipped one teaches nothing", doc("Failed", verdict="Skipped"), None),
     ("waiting for a person", doc("NeedsHuman"), None),
 ]
 
@@ -84,7 +90,8 @@ def test_the_work_owed_is_read_from_the_persisted_status(d, action):
 
 
 def test_an_experiment_waiting_for_a_person_is_still_watched():
-    assert needs_driving(doc("NeedsHuman")) and not needs_driving(doc("Succeeded", verdict="Rejected"))
+    assert needs_driving(doc("NeedsHuman"))
+    assert not needs_driving(doc("Succeeded", verdict="Rejected", learned=True))
 
 
 # ---- transitions --------------------------------------------------------------------------------

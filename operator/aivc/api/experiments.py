@@ -186,6 +186,8 @@ class ExperimentStatus:
     decision: DecisionRecord | None = None
     commit: CommitRecord | None = None
     lesson: str | None = None
+    learned: bool = False
+    """Whether the planner has learned from this finished experiment (RecordLesson is done)."""
     conditions: tuple[Condition, ...] = ()
     failed_designs: tuple[FailedDesign, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -212,6 +214,12 @@ class ExperimentStatus:
         return version_name(self.version)
 
     @property
+    def owes_lesson(self) -> bool:
+        """Measured (or rejected by a person) and not learned from yet."""
+        return self.finished and self.verdict in (Verdict.ADOPTED, Verdict.REJECTED) \
+            and not self.learned
+
+    @property
     def owes_commit(self) -> bool:
         """Adopted, not committed yet, and no failed attempt already recorded."""
         failed = any(c.type == "Committed" and c.status is ConditionStatus.FALSE
@@ -226,7 +234,7 @@ STATUS_KEYS = {
     "completion_time": "completionTime", "generation": "generation", "params": "params",
     "cost_usd": "costUSD", "jobs": "jobs", "validation": "validation", "execution": "execution",
     "results": "results", "results_source": "resultsSource", "metrics": "metrics",
-    "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson",
+    "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson", "learned": "learned",
     "conditions": "conditions", "failed_designs": "failedDesigns",
 }
 DERIVED_STATUS_KEYS = ("versionName",)
@@ -280,7 +288,7 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         commit=CommitRecord(str(commit.get("sha") or ""), str(commit.get("tag") or ""),
                             str(commit.get("branch") or ""), str(commit.get("repo") or ""))
         if commit.get("sha") else None,
-        lesson=text(s.get("lesson")),
+        lesson=text(s.get("lesson")), learned=bool(s.get("learned", False)),
         conditions=tuple(Condition.parse(c) for c in s.get("conditions") or []),
         failed_designs=tuple(
             FailedDesign(text(mapping(f).get("hypothesis")), text(mapping(f).get("sha256")),
@@ -388,7 +396,7 @@ class ExperimentDoc:
 
 _INDEXED_STATUS = ("phase", "verdict", "version", "humanReason", "hasResults", "startTime",
                    "phaseSince", "completionTime", "generation", "params", "costUSD", "metrics",
-                   "commit", "conditions")
+                   "commit", "conditions", "learned")
 
 
 def index_view(name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Json:

@@ -126,6 +126,8 @@ class ExperimentDriver:
                 await self._act(plan)
             case CommitVersion():
                 self.doc = await stages.commit(self.doc)
+            case RecordLesson():
+                await self._learn()
         return True
 
     async def _sandbox(self, stage: jobs.Stage) -> bool:
@@ -183,16 +185,15 @@ class ExperimentDriver:
         if ctx.planner is None:
             others = [e for e in await self.stages.experiments() if e.name != self.name]
             await self.memo.planner(ctx, others)
-        if ctx.planner is None or self.name in ctx.replayed:
-            return
-        ctx.replayed.add(self.name)
-        async with ctx.design_lock:
-            lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
-        if lesson:
-            body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                             {"status": status_update(self.doc, lesson=lesson)},
-                                             "status")
-            self.doc = ExperimentDoc.parse(body)
+        lesson = None
+        if ctx.planner is not None and self.name not in ctx.replayed:
+            async with ctx.design_lock:
+                lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
+            ctx.replayed.add(self.name)
+        patch = status_update(self.doc, lesson=lesson or self.doc.status.lesson, learned=True)
+        body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
+                                         {"status": patch}, "status")
+        self.doc = ExperimentDoc.parse(body)
 
     # ---- people's decisions ------------------------------------------------------------------
 

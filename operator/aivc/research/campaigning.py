@@ -8,7 +8,7 @@ once `finished`, write the finish-up report (`report`) and then `completed(...)`
   deadline or duration) or its goal is reached (`stop_reason`); experiments in flight finish;
 - experiments waiting for a person hold no parallelism slot, so others go on meanwhile;
 - it is Completed only once it has stopped *and* no experiment is in flight, waiting for a
-  person or owing the git commit of its adoption: a person's `retry` may still lead to an
+  person or owed an action (the git commit of its adoption, the planner's lesson): a person's `retry` may still lead to an
   adoption, so until then it stays Running, with a `Stopping` condition that says who is
   waited for (DESIGN.md §2, the CRD's phases);
 - sequence numbers are never reused (`status.nextSequence`), even after a deletion.
@@ -41,6 +41,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.api.times import iso, parse_time
 from aivc.api.types import CampaignPhase, ConditionType, Phase, Reason, Verdict
 from aivc.research import archive, history
+from aivc.research.driving import owed
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,9 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
         free = (parallelism or spec.parallelism) - counts.running
         left = spec.budget.max_experiments - max(next_seq, counts.total)
         create = tuple(range(next_seq, next_seq + max(0, min(free, left))))
-    committing = any(e.status.owes_commit for e in experiments)
+    owing = any(owed(e) is not None for e in experiments)
     finished = reason is not None and counts.running == 0 and counts.needs_human == 0 \
-        and not create and not committing
+        and not create and not owing
     stamp = iso(now)
     status = replace(
         old, phase=CampaignPhase.RUNNING, stop_reason=reason, start_time=old.start_time or stamp,

@@ -129,9 +129,12 @@ class ExperimentPlan:
 @dataclass(frozen=True)
 class Owed:
     """Work owed to an experiment: `Start` (nothing to do but begin), a phase's work from
-    `phases.resume_action`, or the git commit of an adopted version."""
+    `phases.resume_action`, or a finished one's actions not yet carried out — the git commit
+    of an adopted version, then the planner's lesson — so a driver stopped between persisting
+    a transition and acting on it (a restart, a daemon kopf cancels) finishes the job."""
 
-    action: Start | RequestDesign | RunValidation | RunExecution | RunAnalysis | CommitVersion
+    action: (Start | RequestDesign | RunValidation | RunExecution | RunAnalysis | CommitVersion
+             | RecordLesson)
 
 
 def owed(doc: ExperimentDoc) -> Owed | None:
@@ -144,6 +147,8 @@ def owed(doc: ExperimentDoc) -> Owed | None:
         return Owed(action)  # type: ignore[arg-type]
     if status.owes_commit and status.version is not None:
         return Owed(CommitVersion(status.version))
+    if status.owes_lesson:
+        return Owed(RecordLesson())
     return None
 
 

@@ -105,6 +105,8 @@ class LocalDriver:
         self.versions = Versioner(spec, self.store, run_dir, self._say)
         self.display = Display(spec.budget.max_experiments, 0, enabled=progress)
         self.anchors: dict[str, dict[str, AnchorCurve]] = {}
+        self.replayed: set[str] = set()
+        """Finished experiments the planner replayed at start: it has learned from them."""
 
     # ---- the run -----------------------------------------------------------------------
 
@@ -113,6 +115,7 @@ class LocalDriver:
         campaign = self._ensure_campaign()
         experiments = self.experiments()
         self.planner.replay(history.outcomes(experiments))
+        self.replayed = {e.name for e in experiments if e.status.finished}
         started = campaign.status.start_time
         metrics.campaign_started(self.name, self.spec.budget.max_cost_usd,
                                  started_at=parse_time(started).timestamp() if started else None,
@@ -200,6 +203,9 @@ class LocalDriver:
             case CommitVersion():
                 self.versions.adopt(exp)
                 return
+            case RecordLesson():
+                self._learn(exp)
+                return
         self._carry_out(transition(exp, work, self.spec.limits, now()))
 
     def _carry_out(self, plan: ExperimentPlan) -> ExperimentDoc:
@@ -225,12 +231,14 @@ class LocalDriver:
         return doc
 
     def _learn(self, doc: ExperimentDoc) -> ExperimentDoc:
+        """RecordLesson: the planner learns from the outcome, unless it replayed it at start."""
         outcome = history.outcome_of(doc)
-        lesson = self.planner.learn(outcome) if outcome is not None else None
-        if not lesson:
-            return doc
-        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name,
-                                                           status_update(doc, lesson=lesson)))
+        lesson = None
+        if outcome is not None and doc.name not in self.replayed:
+            lesson = self.planner.learn(outcome)
+        self.replayed.add(doc.name)
+        patch = status_update(doc, lesson=lesson or doc.status.lesson, learned=True)
+        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, patch))
 
     def _tell(self, name: str, said: list[Said]) -> None:
         """Warnings and people's decisions on the terminal; progress is the table's job."""
