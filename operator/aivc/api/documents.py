@@ -22,6 +22,7 @@ from aivc.api.experiments import (
     STATUS_KEYS,
     AnalysisNote,
     Attempts,
+    CascadeRecord,
     CodecRef,
     CommitRecord,
     DecisionRecord,
@@ -55,7 +56,7 @@ from aivc.api.meta import (
 
 __all__ = [
     "BEST", "CAMPAIGN_STATUS_KEYS", "DERIVED_STATUS_KEYS", "STATUS_KEYS", "AnalysisNote",
-    "Attempts", "BestSummary", "CampaignDoc", "CampaignStatus", "ClipMetrics", "CodecRef",
+    "Attempts", "BestSummary", "CascadeRecord", "CampaignDoc", "CampaignStatus", "ClipMetrics", "CodecRef",
     "CommitRecord", "Condition", "Counts", "DecisionRecord", "ExperimentDoc", "ExperimentSpec",
     "ExperimentStatus", "FailedDesign", "Failure", "Json", "Meta", "Metrics", "RunSummary",
     "bd_rate_key", "campaign_status_json", "clearing_annotations", "condition",

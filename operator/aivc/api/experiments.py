@@ -116,6 +116,16 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class CascadeRecord:
+    """How far the evaluation cascade got (`aivc.research.cascade`)."""
+
+    stages: tuple[str, ...] = ()
+    """The stages that ran, in order."""
+    stopped_early: str | None = None
+    """Why the candidate stopped before it was measured everywhere."""
+
+
+@dataclass(frozen=True)
 class AnalysisNote:
     reason: str
     suspicious: str | None = None
@@ -181,6 +191,7 @@ class ExperimentStatus:
     results: Mapping[str, Any] | None = None
     """The sandbox's results document (the operator keeps it here; local mode on disk)."""
     results_source: str | None = None
+    cascade: CascadeRecord = field(default_factory=CascadeRecord)
     metrics: Metrics | None = None
     analysis: AnalysisNote | None = None
     decision: DecisionRecord | None = None
@@ -233,7 +244,7 @@ STATUS_KEYS = {
     "has_results": "hasResults", "start_time": "startTime", "phase_since": "phaseSince",
     "completion_time": "completionTime", "generation": "generation", "params": "params",
     "cost_usd": "costUSD", "jobs": "jobs", "validation": "validation", "execution": "execution",
-    "results": "results", "results_source": "resultsSource", "metrics": "metrics",
+    "results": "results", "results_source": "resultsSource", "cascade": "cascade", "metrics": "metrics",
     "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson", "learned": "learned",
     "conditions": "conditions", "failed_designs": "failedDesigns",
 }
@@ -278,6 +289,8 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         execution=RunSummary.parse(s.get("execution")),
         results=dict(s["results"]) if isinstance(s.get("results"), Mapping) else None,
         results_source=text(s.get("resultsSource")),
+        cascade=CascadeRecord(tuple(str(x) for x in mapping(s.get("cascade")).get("stages") or []),
+                              text(mapping(s.get("cascade")).get("stoppedEarly"))),
         metrics=Metrics.parse(s["metrics"]) if isinstance(s.get("metrics"), Mapping) else None,
         analysis=AnalysisNote(str(analysis.get("reason") or ""), text(analysis.get("suspicious")))
         if analysis else None,
@@ -324,6 +337,8 @@ _SERIALIZERS: dict[str, Any] = {
     "params": dict,
     "results": dict,
     "cost_usd": lambda v: round(float(v), 6),
+    "cascade": lambda v: {"stages": list(v.stages), "stoppedEarly": v.stopped_early}
+    if v.stages or v.stopped_early else None,
 }
 
 

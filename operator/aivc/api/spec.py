@@ -138,6 +138,8 @@ class CampaignSpec:
     adoption_margin: float
     max_chroma_loss_db: float
     min_overlap: float
+    cascade: bool
+    screen_stop_above: float
     validation_timeout_s: int
     execution_timeout_s: int
     git_repo: str | None
@@ -177,6 +179,8 @@ class CampaignSpec:
             held_out_tolerance=float(ev["heldOutTolerance"]),
             adoption_margin=float(ev["adoptionMargin"]),
             max_chroma_loss_db=float(ev["maxChromaLossDB"]), min_overlap=float(ev["minOverlap"]),
+            cascade=bool(ev["cascade"]["enabled"]),
+            screen_stop_above=float(ev["cascade"]["screenStopAbove"]),
             validation_timeout_s=ev["validationTimeoutSeconds"],
             execution_timeout_s=ev["executionTimeoutSeconds"],
             git_repo=git.get("repo"), git_branch=git["branch"],

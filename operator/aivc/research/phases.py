@@ -54,8 +54,13 @@ class ValidationFailed:
 
 
 @dataclass(frozen=True)
+class ExecutionStageDone:
+    """A stage of the evaluation cascade passed and another follows (`aivc.research.cascade`)."""
+
+
+@dataclass(frozen=True)
 class ExecutionFinished:
-    """The evaluation ran on every clip × level and produced results."""
+    """The evaluation produced its results: every stage the cascade asked for ran."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,8 @@ class HumanDecision:
 
 
 Event = (
-    Start | Designed | DesignFailed | ValidationPassed | ValidationFailed | ExecutionFinished
-    | ExecutionFailed | Analyzed | HumanDecision
+    Start | Designed | DesignFailed | ValidationPassed | ValidationFailed | ExecutionStageDone
+    | ExecutionFinished | ExecutionFailed | Analyzed | HumanDecision
 )
 
 # ---- actions: what a driver must do next -----------------------------------------------
@@ -141,7 +146,7 @@ _EXPECTS: dict[Phase, tuple[type, ...]] = {
     Phase.PENDING: (Start,),
     Phase.DESIGNING: (Designed, DesignFailed),
     Phase.VALIDATING: (ValidationPassed, ValidationFailed),
-    Phase.EXECUTING: (ExecutionFinished, ExecutionFailed),
+    Phase.EXECUTING: (ExecutionStageDone, ExecutionFinished, ExecutionFailed),
     Phase.ANALYZING: (Analyzed,),
     Phase.NEEDS_HUMAN: (HumanDecision,),
     Phase.SUCCEEDED: (),
@@ -174,6 +179,8 @@ def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) ->
             return Transition(replace(state, phase=Phase.EXECUTING), (RunExecution(),))
         case ValidationFailed(category, message):
             return _failed(state, Stage.VALIDATION, category, message, limits.validation)
+        case ExecutionStageDone():
+            return Transition(state, (RunExecution(),))
         case ExecutionFinished():
             return Transition(replace(state, phase=Phase.ANALYZING, has_results=True), (RunAnalysis(),))
         case ExecutionFailed(category, message):
