@@ -2,21 +2,29 @@
 
 The loop is a reconcile loop over the run directory's documents: apply people's decisions,
 plan the campaign (start experiments, write its status, publish its gauges, complete it),
-then advance the oldest experiment that is owed work by one step — `labwork` does the work,
-`driving.transition` decides everything the step writes and does, and this module only
-persists the plan and carries it out. Each plan is persisted before its actions run, and
-the work owed is read back from the persisted phase, so a run killed at any instant and
-started again continues where it was, without losing or repeating finished work.
+then advance every experiment that is owed work by one step, up to the campaign's
+`parallelism` at once, each in a worker thread with its own sandbox processes — `labwork`
+does the work, `driving.transition` decides everything the step writes and does, and this
+module only persists the plan and carries it out. Each plan is persisted before its actions
+run, and the work owed is read back from the persisted phase, so a run killed at any instant
+and started again continues where it was, without losing or repeating finished work.
 
-Experiments run one at a time here; the operator's sandbox Jobs run side by side.
+The ordering guarantees are the operator's: planner calls are serialised (a design lock),
+and analyses are serialised with the transition they lead to (an analysis lock), so two
+experiments finishing together never become the same version and each is judged against the
+best as it stands when its turn comes. With `parallelism` N each sandbox run gets
+cores / N processes side by side.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +115,10 @@ class LocalDriver:
         self.anchors: dict[str, dict[str, AnchorCurve]] = {}
         self.replayed: set[str] = set()
         """Finished experiments the planner replayed at start: it has learned from them."""
+        self.design_lock = threading.Lock()
+        """Planners are not thread-safe: one design or lesson at a time."""
+        self.analysis_lock = threading.Lock()
+        """One analysis (and the transition it leads to) at a time: versions stay in order."""
 
     # ---- the run -----------------------------------------------------------------------
 
@@ -123,7 +135,7 @@ class LocalDriver:
         self.anchors = anchoring.campaign_anchors(self.spec, self.cache_dir, progress=self.progress)
         anchoring.save(self.run_dir, self.name, self.anchors)
         lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,
-                  self.sandbox_limits, on_progress=self.display.level_done)
+                  self._limits(), on_progress=self.display.level_done)
         self.display.resume(sum(1 for e in experiments if e.status.finished))
         self.display.rows(sorted(experiments, key=lambda e: e.sequence))
         self.versions.restore(experiments)
@@ -144,11 +156,32 @@ class LocalDriver:
             raise AivcError(f"campaign {self.name} vanished from {self.run_dir}")
         return CampaignDoc.parse(doc)
 
+    def _limits(self) -> Any:
+        """The sandbox limits, sharing the machine's cores among experiments run at once."""
+        if self.spec.parallelism <= 1:
+            return self.sandbox_limits
+        from aivc.sandbox import SandboxLimits
+
+        limits = self.sandbox_limits or SandboxLimits()
+        share = max(1, (os.cpu_count() or 1) // self.spec.parallelism)
+        return limits if limits.parallel else replace(limits, parallel=share)
+
     def _loop(self, lab: Lab) -> str | None:
+        running: dict[str, Future[None]] = {}
+        with ThreadPoolExecutor(max_workers=self.spec.parallelism,
+                                thread_name_prefix="aivc-experiment") as pool:
+            try:
+                return self._reconcile(lab, pool, running)
+            finally:
+                wait(running.values())
+
+    def _reconcile(self, lab: Lab, pool: ThreadPoolExecutor, running: dict[str, Future[None]]) -> str | None:
         while True:
+            for name in [n for n, f in running.items() if f.done()]:
+                running.pop(name).result()  # a driver bug surfaces here, not silently
             self._apply_decisions()
             campaign, experiments = self.campaign(), self.experiments()
-            plan = plan_campaign(campaign, experiments, now(), parallelism=1)
+            plan = plan_campaign(campaign, experiments, now())
             if plan.status_patch:
                 self.store.patch_status("Campaign", self.name, plan.status_patch)
             publishing.gauges(self.name, self.spec.anchor, plan.gauges)
@@ -156,13 +189,16 @@ class LocalDriver:
                 for sequence in plan.create:
                     self._create(sequence)
                 continue
-            if plan.finished:
+            if plan.finished and not running:
                 self._complete(campaign, plan)
                 return plan.stop_reason
-            waiting_work = [e for e in experiments if owed(e) is not None]
-            if not waiting_work:
+            for exp in experiments:
+                if len(running) < self.spec.parallelism and exp.name not in running \
+                        and owed(exp) is not None:
+                    running[exp.name] = pool.submit(self._advance, lab, exp, experiments)
+            if not running:
                 return plan.stop_reason  # the rest waits for people: `aivc approve`, run again
-            self._advance(lab, waiting_work[0], experiments)
+            wait(running.values(), timeout=2.0, return_when=FIRST_COMPLETED)
 
     def _ensure_campaign(self) -> CampaignDoc:
         """Create the Campaign document, or take the new spec for an existing one."""
@@ -193,13 +229,18 @@ class LocalDriver:
             case Start():
                 work = Work(Start())
             case RequestDesign() as action:
-                work = lab.design(exp, action, experiments)
+                with self.design_lock:
+                    work = lab.design(exp, action, experiments)
             case RunValidation():
                 work = lab.validate(exp)
             case RunExecution():
                 work = lab.execute(exp)
             case RunAnalysis():
-                work = lab.analyze(exp, experiments, history.next_version(experiments))
+                with self.analysis_lock:  # the best and the next version as they are now
+                    current = self.experiments()
+                    work = lab.analyze(exp, current, history.next_version(current))
+                    self._carry_out(transition(exp, work, self.spec.limits, now()))
+                return
             case CommitVersion():
                 self.versions.adopt(exp)
                 return
@@ -234,9 +275,10 @@ class LocalDriver:
         """RecordLesson: the planner learns from the outcome, unless it replayed it at start."""
         outcome = history.outcome_of(doc)
         lesson = None
-        if outcome is not None and doc.name not in self.replayed:
-            lesson = self.planner.learn(outcome)
-        self.replayed.add(doc.name)
+        with self.design_lock:
+            if outcome is not None and doc.name not in self.replayed:
+                lesson = self.planner.learn(outcome)
+            self.replayed.add(doc.name)
         patch = status_update(doc, lesson=lesson or doc.status.lesson, learned=True)
         return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, patch))
 
@@ -255,14 +297,15 @@ class LocalDriver:
         for exp in self.experiments():
             if exp.meta.decision is None:
                 continue
-            found = decide(exp, history.next_version(self.experiments()), self.spec.limits, now(),
-                           by=exp.meta.decision_by, at=exp.meta.decision_at)
-            if found is None:
-                continue
-            self._tell(exp.name, list(found.observations))
-            if found.applied is not None:
-                self._carry_out(found.applied)
-            self.store.patch("Experiment", exp.name, found.clear)
+            with self.analysis_lock:  # an adoption takes the next version
+                found = decide(exp, history.next_version(self.experiments()), self.spec.limits,
+                               now(), by=exp.meta.decision_by, at=exp.meta.decision_at)
+                if found is None:
+                    continue
+                self._tell(exp.name, list(found.observations))
+                if found.applied is not None:
+                    self._carry_out(found.applied)
+                self.store.patch("Experiment", exp.name, found.clear)
 
     # ---- the end -----------------------------------------------------------------------
 
