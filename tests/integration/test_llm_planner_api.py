@@ -126,7 +126,7 @@ def test_lessons_and_the_review_reach_later_prompts(server, make_planner):
                                     "new_idea": "add inter prediction"}),
                 tool_use("propose_codec", edit("STEP = 8", "STEP = 5")))
     planner = make_planner(review_every=1)
-    lesson = planner.learn(Outcome(1, "step 6", "Adopted", parent_version=3, bd_rate=9.0))
+    lesson = planner.learn(Outcome(1, "step 6", "Adopted", parent_version=3, bd_rate=9.0)).text or ""
     assert lesson == "[keep] Step 6 beat step 8 by 3% BD-rate."
     planner.propose(request(2))
     assert [r.forced_tool for r in server.requests] == ["record_analysis", "review", "propose_codec"]

@@ -163,7 +163,7 @@ def test_a_measured_outcome_becomes_a_lesson_that_later_prompts_show():
         reply("record_analysis", {"lesson": "A step of 6 saved 3% over 8.", "advice": "keep"}),
         reply("propose_codec", edit("STEP = 8", "STEP = 6")))
     p = planner(client)
-    assert p.learn(measured(1)) == "[keep] A step of 6 saved 3% over 8."
+    assert p.learn(measured(1)).text == "[keep] A step of 6 saved 3% over 8."
     analysis = client.prompt(0)
     assert "idea 1" in analysis and "score_bd_rate_yuv_%=11" in analysis and "Rejected" in analysis
     assert client.calls[0]["tool_choice"]["name"] == "record_analysis"
@@ -176,21 +176,21 @@ def test_failed_experiments_teach_no_lesson_and_cost_nothing():
     client = ScriptedClient()
     out = Outcome(sequence=1, hypothesis="h", verdict="Failed",
                   error=Failure("validation", "crash", "boom"))
-    assert planner(client).learn(out) is None
+    assert planner(client).learn(out).text is None
     assert client.calls == []
 
 
 def test_the_baseline_changed_nothing_so_it_is_not_analysed():
     client = ScriptedClient()
     baseline = Outcome(sequence=0, hypothesis="Baseline", verdict="Adopted", bd_rate=30.0)
-    assert planner(client).learn(baseline) is None
+    assert planner(client).learn(baseline).text is None
     assert client.calls == []
 
 
 def test_a_failed_analysis_is_logged_and_skipped(caplog):
     client = ScriptedClient(LLMError("Messages API request failed: 500"))
     with caplog.at_level(logging.WARNING):
-        assert planner(client).learn(measured(1)) is None
+        assert planner(client).learn(measured(1)).text is None
     assert "analysis of experiment 1 skipped" in caplog.text
 
 

@@ -116,6 +116,23 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class LLMCall:
+    """One Messages API call, booked to the experiment that made it (`status.llmCalls`)."""
+
+    role: str
+    """design | repair | analysis | review (or another role a planner names)."""
+    model: str
+    outcome: str
+    """ok, or why it failed (rate_limited, overloaded, server_error, client_error, ...)."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+
+@dataclass(frozen=True)
 class CascadeRecord:
     """How far the evaluation cascade got (`aivc.research.cascade`)."""
 
@@ -185,6 +202,8 @@ class ExperimentStatus:
     """Candidates designed so far; sandbox Jobs are named after it."""
     params: Mapping[str, Any] | None = None
     cost_usd: float = 0.0
+    """LLM spend of this experiment: the sum of `llm_calls`."""
+    llm_calls: tuple[LLMCall, ...] = ()
     jobs: Mapping[str, str] = field(default_factory=dict)
     validation: RunSummary | None = None
     execution: RunSummary | None = None
@@ -243,7 +262,7 @@ STATUS_KEYS = {
     "version": "version", "human_reason": "humanReason", "human_note": "humanNote",
     "has_results": "hasResults", "start_time": "startTime", "phase_since": "phaseSince",
     "completion_time": "completionTime", "generation": "generation", "params": "params",
-    "cost_usd": "costUSD", "jobs": "jobs", "validation": "validation", "execution": "execution",
+    "cost_usd": "costUSD", "llm_calls": "llmCalls", "jobs": "jobs", "validation": "validation", "execution": "execution",
     "results": "results", "results_source": "resultsSource", "cascade": "cascade", "metrics": "metrics",
     "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson", "learned": "learned",
     "conditions": "conditions", "failed_designs": "failedDesigns",
@@ -284,6 +303,7 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         generation=integer(s.get("generation"), 0) or 0,
         params=dict(s["params"]) if isinstance(s.get("params"), Mapping) else None,
         cost_usd=number(s.get("costUSD")) or 0.0,
+        llm_calls=tuple(_llm_call(c) for c in s.get("llmCalls") or [] if isinstance(c, Mapping)),
         jobs={str(k): str(v) for k, v in mapping(s.get("jobs")).items()},
         validation=RunSummary.parse(s.get("validation")),
         execution=RunSummary.parse(s.get("execution")),
@@ -313,6 +333,21 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
     )
 
 
+_CALL_KEYS = {"role": "role", "model": "model", "outcome": "outcome", "input_tokens": "inputTokens",
+              "output_tokens": "outputTokens", "cache_read_tokens": "cacheReadTokens",
+              "cache_write_tokens": "cacheWriteTokens", "cost_usd": "costUSD"}
+
+
+def _llm_call(doc: Mapping[str, Any]) -> LLMCall:
+    return LLMCall(str(doc.get("role") or ""), str(doc.get("model") or ""),
+                   str(doc.get("outcome") or ""),
+                   input_tokens=integer(doc.get("inputTokens"), 0) or 0,
+                   output_tokens=integer(doc.get("outputTokens"), 0) or 0,
+                   cache_read_tokens=integer(doc.get("cacheReadTokens"), 0) or 0,
+                   cache_write_tokens=integer(doc.get("cacheWriteTokens"), 0) or 0,
+                   cost_usd=number(doc.get("costUSD")) or 0.0)
+
+
 def _failed_design_json(f: FailedDesign) -> Json:
     return {"hypothesis": f.hypothesis, "sha256": f.sha256,
             "params": dict(f.params) if f.params is not None else None,
@@ -337,6 +372,8 @@ _SERIALIZERS: dict[str, Any] = {
     "params": dict,
     "results": dict,
     "cost_usd": lambda v: round(float(v), 6),
+    "llm_calls": lambda v: [{key: getattr(c, name) for name, key in _CALL_KEYS.items()}
+                            for c in v] or None,
     "cascade": lambda v: {"stages": list(v.stages), "stoppedEarly": v.stopped_early}
     if v.stages or v.stopped_early else None,
 }

@@ -40,6 +40,7 @@ from aivc.research.driving import (
     owed,
     transition,
 )
+from aivc.research.labwork import booked_lesson
 from aivc.research.phases import (
     CommitVersion,
     RecordLesson,
@@ -190,7 +191,7 @@ class ExperimentDriver:
             async with ctx.design_lock:
                 lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
             ctx.replayed.add(self.name)
-        patch = status_update(self.doc, lesson=lesson or self.doc.status.lesson, learned=True)
+        patch = status_update(self.doc, **booked_lesson(self.doc, lesson))
         body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
                                          {"status": patch}, "status")
         self.doc = ExperimentDoc.parse(body)

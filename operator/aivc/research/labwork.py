@@ -22,6 +22,7 @@ from aivc.api.documents import (
     CodecRef,
     ExperimentDoc,
     FailedDesign,
+    LLMCall,
     RunSummary,
     version_name,
 )
@@ -43,7 +44,7 @@ from aivc.research.phases import (
     ValidationFailed,
     ValidationPassed,
 )
-from aivc.research.planning import DesignRequest, Planner, PlannerError, Proposal
+from aivc.research.planning import DesignRequest, Lesson, Planner, PlannerError, Proposal
 from aivc.store.base import ExperimentStore
 from aivc.store.local import LocalStore
 
@@ -74,14 +75,13 @@ class Lab:
             else:
                 proposal = self.planner.propose(self._request(exp, action, experiments))
         except PlannerError as exc:
-            return Work(DesignFailed(exc.category, str(exc)))
+            return Work(DesignFailed(exc.category, str(exc)), _booked(exp, exc.calls))
         self.store.put_source(exp.name, proposal.source)
         sha = hashlib.sha256(proposal.source.encode()).hexdigest()
         spec = {"hypothesis": proposal.hypothesis, "rationale": proposal.rationale or None,
                 "parent_version": version_name(proposal.parent_version),
                 "codec": CodecRef(sha256=sha)}
-        fields: dict[str, Any] = {"params": proposal.params,
-                                  "cost_usd": exp.status.cost_usd + proposal.cost_usd}
+        fields: dict[str, Any] = {"params": proposal.params, **_booked(exp, proposal.calls)}
         if action.repair is not None:
             fields["failed_designs"] = _failed_designs(exp)
         return Work(Designed(), fields, spec)
@@ -168,6 +168,18 @@ class Lab:
 
 
 MAX_FAILED_DESIGNS = 5
+
+
+def _booked(exp: ExperimentDoc, calls: tuple[LLMCall, ...]) -> dict[str, Any]:
+    """Status fields booking `calls` to `exp`: the ledger and the spend it sums to."""
+    ledger = (*exp.status.llm_calls, *calls)
+    return {"llm_calls": ledger, "cost_usd": sum(c.cost_usd for c in ledger)}
+
+
+def booked_lesson(exp: ExperimentDoc, lesson: Lesson | None) -> dict[str, Any]:
+    """Status fields after RecordLesson: the lesson, its calls, and that it is done."""
+    text = (lesson.text if lesson else None) or exp.status.lesson
+    return {"lesson": text, "learned": True, **_booked(exp, lesson.calls if lesson else ())}
 
 
 def _failed_designs(exp: ExperimentDoc) -> tuple[FailedDesign, ...]:

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aivc.api.documents import BEST
+from aivc.api.documents import BEST, LLMCall
 from aivc.api.spec import CampaignSpec
 from aivc.api.types import Verdict
 from aivc.codec.reference import reference_source
@@ -31,7 +31,14 @@ from aivc.llm.client import CACHE_CONTROL, AnthropicClient, LLMClient, LLMError,
 from aivc.llm.lessons import LessonMemory
 from aivc.llm.templates import render
 from aivc.llm.tools import Review, parse_analysis, parse_proposal, parse_review
-from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
+from aivc.research.planning import (
+    DesignRequest,
+    Lesson,
+    Outcome,
+    ParentCodec,
+    PlannerError,
+    Proposal,
+)
 from aivc.settings import LLMSettings
 
 log = logging.getLogger(__name__)
@@ -151,7 +158,8 @@ class LLMPlanner:
         self._hypotheses[request.sequence] = draft.hypothesis
         cost, self._billed = self.spent_usd - self._billed, self.spent_usd
         return Proposal(source=draft.source, hypothesis=draft.hypothesis,
-                        parent_version=parent.version, rationale=draft.rationale, cost_usd=cost)
+                        parent_version=parent.version, rationale=draft.rationale,
+                        calls=(LLMCall("design", self.spec.llm.model, "ok", cost_usd=cost),))
 
     def _parent(self, request: DesignRequest) -> ParentCodec:
         if request.parents:
@@ -183,7 +191,7 @@ class LLMPlanner:
 
     # ---- learn, review, replay ---------------------------------------------------------------
 
-    def learn(self, outcome: Outcome) -> str | None:
+    def learn(self, outcome: Outcome) -> Lesson:
         """Analyse a measured change into a lesson (failures teach nothing about codecs)."""
         self._track(outcome)
         line: str | None = None
@@ -194,7 +202,7 @@ class LLMPlanner:
             line = self._analyze(outcome)  # a baseline changed nothing, so it teaches nothing
         if self.spec.llm.review_every > 0 and self._finished % self.spec.llm.review_every == 0:
             self._review()
-        return line
+        return Lesson(line)
 
     def _analyze(self, outcome: Outcome) -> str | None:
         parent = "(none)" if outcome.parent_version is None else f"v{outcome.parent_version}"

@@ -54,7 +54,7 @@ from aivc.research.driving import (
     owed,
     transition,
 )
-from aivc.research.labwork import Lab
+from aivc.research.labwork import Lab, booked_lesson
 from aivc.research.phases import (
     CommitVersion,
     NotifyHuman,
@@ -279,7 +279,7 @@ class LocalDriver:
             if outcome is not None and doc.name not in self.replayed:
                 lesson = self.planner.learn(outcome)
             self.replayed.add(doc.name)
-        patch = status_update(doc, lesson=lesson or doc.status.lesson, learned=True)
+        patch = status_update(doc, **booked_lesson(doc, lesson))
         return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, patch))
 
     def _tell(self, name: str, said: list[Said]) -> None:

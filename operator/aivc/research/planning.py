@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aivc.api.documents import Failure, Metrics
+from aivc.api.documents import Failure, LLMCall, Metrics
 from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
 from aivc.settings import Settings
@@ -46,6 +46,8 @@ class Outcome:
     metrics: Metrics | None = None
     error: Failure | None = None
     lesson: str | None = None
+    reason: str | None = None
+    """Why it was adopted or rejected (the adoption rule's words, or why it stopped early)."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,48 @@ class Proposal:
     parent_version: int | None
     rationale: str = ""
     params: dict[str, Any] | None = None
-    cost_usd: float = 0.0
+    calls: tuple[LLMCall, ...] = ()
+    """The calls that produced it (failed attempts included)."""
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What `learn` drew from an outcome, and the calls it took."""
+
+    text: str | None = None
+    calls: tuple[LLMCall, ...] = ()
+
+
+AUTH = "auth"
+"""PlannerError category: the key is refused (401/403). A person must fix it; the campaign
+pauses and resumes by itself once calls succeed again. Uses no design retry."""
+UNAVAILABLE = "unavailable"
+"""PlannerError category: the service is overloaded, failing or unreachable past the
+client's own retries. The design is tried again after `retry_after_s`; uses no design retry."""
 
 
 class PlannerError(Exception):
-    """The planner could not produce a candidate (becomes a DesignFailed event)."""
+    """The planner could not produce a candidate.
 
-    def __init__(self, message: str, category: str = "planner") -> None:
+    Categories `AUTH` and `UNAVAILABLE` are the platform's trouble, not the candidate's: they
+    use no design retry and never reach the model. Any other category is a failed design (a
+    DesignFailed event: the model is asked to do better, then a person).
+    """
+
+    def __init__(self, message: str, category: str = "planner", *, calls: tuple[LLMCall, ...] = (),
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.category = category
+        self.calls = calls
+        self.retry_after_s = retry_after_s
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
 
 
 class Planner(Protocol):
@@ -86,8 +121,8 @@ class Planner(Protocol):
         """A complete candidate source file plus its hypothesis."""
         ...
 
-    def learn(self, outcome: Outcome) -> str | None:
-        """Update from a finished experiment; may return a one-line lesson to record."""
+    def learn(self, outcome: Outcome) -> Lesson:
+        """Update from a finished experiment; the lesson to record (if any) and its calls."""
         ...
 
     def replay(self, outcomes: list[Outcome]) -> None:
