@@ -1,5 +1,6 @@
-# expect: forbidden
-# Reads another process's environment (pid 1, then its parent) for API keys.
+# expect: crash
+# Reads another process's environment (pid 1, then its parent) for API keys. In its own PID
+# namespace it is pid 1 itself and has no visible parent: it finds nothing and fails.
 import os
 
 LEVELS = 1
