@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,9 @@ BASE_LIMITS = {"wall_seconds": 10.0, "cpu_seconds": 2, "address_space_bytes": 1 
                "max_file_bytes": 64 << 20}
 FORK_BOMBS = {"fork_bomb.py", "fork_exec_unaudited.py"}
 SMUGGLED = ("/dev/shm/aivc_smuggled.npz", "/tmp/aivc_smuggled_y.npy")
+
+
+UNHOOK = HERE / "unhook_snippet.py"
 
 
 def header(path: Path) -> tuple[str, SandboxLimits]:
@@ -56,7 +60,13 @@ def scratch() -> Iterator[Path]:
             yield Path(tmp)
         finally:
             tempfile.tempdir = saved
+            shutil.rmtree(sources_of(Path(tmp)), ignore_errors=True)
         assert_machine_unharmed(Path(tmp))
+
+
+def sources_of(scratch: Path) -> Path:
+    """Where candidate sources made for this module go (next to the scratch directory)."""
+    return scratch.with_name(scratch.name + "-sources")
 
 
 def assert_machine_unharmed(scratch: Path) -> None:
@@ -102,7 +112,7 @@ def test_candidate_gets_its_expected_outcome(path: Path, scratch: Path,
     if path.name in FORK_BOMBS:
         request.getfixturevalue("fork_layers_verified")
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
-    result = validate_codec(path, limits)
+    result = validate_codec(source_of(path, sources_of(scratch)), limits)
     assert FAKE_KEY not in result.to_json()
     err = result.first_error()
     got = "ok" if err is None else err.category
@@ -117,6 +127,17 @@ def test_candidate_gets_its_expected_outcome(path: Path, scratch: Path,
         measured = [(r.level, r.bytes, r.kbps, r.psnr_y, r.psnr_yuv, r.ssim_y) for r in result.levels]
         assert measured == [(r.level, r.bytes, r.kbps, r.psnr_y, r.psnr_yuv, r.ssim_y)
                             for r in honest.levels]
+
+
+def source_of(path: Path, folder: Path) -> Path:
+    """The candidate, with the hook-removal snippet in front when it says ``# unhook``."""
+    text = path.read_text()
+    if not re.search(r"^# unhook$", text, re.M):
+        return path
+    folder.mkdir(exist_ok=True)
+    combined = folder / path.name
+    combined.write_text(UNHOOK.read_text() + "\n" + text)
+    return combined
 
 
 def _pids() -> list[int]:
