@@ -243,7 +243,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise AivcError(f"{path} is over {REPORT_CAP_BYTES} bytes")
     try:
         doc = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise AivcError(f"{path} is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise AivcError(f"{path} is not a JSON object")
