@@ -22,7 +22,13 @@ from aivc.errors import AivcError
 from aivc.evaluate.clips import load_clip, parse_clip_list, synthetic_clip
 from aivc.evaluate.results import EvaluationResult
 from aivc.sandbox import podsteps
-from aivc.sandbox.evaluation import REDECODE, VALIDATION_CLIP, evaluate_codec, validate_codec
+from aivc.sandbox.evaluation import (
+    REDECODE,
+    VALIDATION_CLIP,
+    evaluate_codec,
+    parse_levels,
+    validate_codec,
+)
 from aivc.sandbox.limits import SandboxLimits
 
 MODES = ("validate", "evaluate", "encode", "decode", "measure")
@@ -61,15 +67,6 @@ def parse_limits(pairs: list[str], accept_weaker: bool = False) -> SandboxLimits
         return SandboxLimits.parse(pairs, **base)
     except ValueError as exc:
         raise AivcError(f"--limit {exc}") from None
-
-
-def parse_levels(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise AivcError(f"--levels {text!r}: expected integers like 0,-1") from None
 
 
 def main(argv: list[str] | None = None) -> int:

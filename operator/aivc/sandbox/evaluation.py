@@ -75,6 +75,16 @@ def evaluate_codec(codec_path: Path, clips: list[ClipSpec], limits: SandboxLimit
                 None if levels is None else list(levels), redecode)
 
 
+def parse_levels(text: str | None) -> list[int] | None:
+    """``0,-1`` from a command line (None: every level)."""
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise AivcError(f"--levels {text!r}: expected integers like 0,-1") from None
+
+
 def pick_levels(asked: list[int] | None, declared: int) -> list[int]:
     """The levels to run, sorted, from indices that may count from the end."""
     if asked is None:
