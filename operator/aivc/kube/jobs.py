@@ -323,7 +323,8 @@ def build_sandbox_job(experiment: dict[str, Any], campaign: CampaignSpec, stage:
     meta = _metadata(experiment, job_name(name, stage, generation), "aivc-sandbox", extra)
     limit = (campaign.validation_timeout_s if stage is Stage.VALIDATION
              else campaign.execution_timeout_s)
-    pod_meta = {"labels": dict(meta["labels"])}
+    pod_meta = {"labels": dict(meta["labels"]),
+                "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER}}
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
         "spec": {
