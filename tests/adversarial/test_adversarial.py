@@ -2,8 +2,12 @@
 
 Every file in candidates/ states its expected category in a ``# expect:`` header (``ok`` for
 codecs that must pass, ``same-as-honest`` for one whose numbers must equal honest.py's) and
-may lower limits with ``# limits: NAME=VALUE ...`` so a case stays fast. Each runs through
-the public `validate_codec`: import, contract, and encode + two decodes of a tiny clip.
+may lower limits with ``# limits: NAME=VALUE ...`` so a case stays fast. A ``# unhook`` line
+puts `unhook_snippet.py` in front of it: the audit hook is taken out of the interpreter with
+numpy alone before the candidate's own code runs, so what stops it is a kernel layer. Each
+runs through the public `validate_codec`: import, contract, and encode + two decodes of a
+tiny clip. The suite runs as root and, in CI, again as an unprivileged user
+(`make adversarial-user`).
 
 Fork bombs run only after a probe has shown the layers that contain them are in place
 (NOTES.md: this machine is also CI's). After the suite, nothing may be left: no process
@@ -93,9 +97,10 @@ def fork_layers_verified(scratch: Path) -> list[str]:
     return layers
 
 
-def test_there_are_at_least_twenty_hostile_candidates() -> None:
+def test_there_are_at_least_twenty_hostile_candidates_and_some_without_the_hook() -> None:
     hostile = [p for p in CANDIDATES if header(p)[0] not in ("ok", "same-as-honest")]
     assert len(hostile) >= 20
+    assert sum(bool(re.search(r"^# unhook$", p.read_text(), re.M)) for p in hostile) >= 6
 
 
 def _param(path: Path) -> object:

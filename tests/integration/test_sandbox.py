@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +30,6 @@ FAKE_KEY = "sk-ant-api03-FAKE-KEY-FOR-THE-SANDBOX-TEST-0123456789"
 SEEN = ["mntns", "netns", "ipcns", "pidns", "utsns", "view", "uid", "nocaps", "nnp", "seccomp",
         "rlimits", "workcap"]
 WEAKER = SandboxLimits(accept_weaker=True)
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    saved, tempfile.tempdir = tempfile.tempdir, str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        tempfile.tempdir = saved
 
 
 def probe(limits: SandboxLimits | None = None, namespaces: bool = True) -> tuple[list[str], dict]:

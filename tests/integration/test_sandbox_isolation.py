@@ -9,8 +9,6 @@ hostile candidates; the layer set checked here adapts: a user namespace appears 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +27,6 @@ CANDIDATES = ADVERSARIAL / "candidates"
 HONEST = CANDIDATES / "honest.py"
 UNHOOK = (ADVERSARIAL / "unhook_snippet.py").read_text()
 WEAKER = SandboxLimits(accept_weaker=True, wall_seconds=20)
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    saved, tempfile.tempdir = tempfile.tempdir, str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        tempfile.tempdir = saved
 
 
 def unhooked(tmp_path: Path, body: str) -> Path:
