@@ -6,8 +6,8 @@ to the checkout or the interpreter may be closed to other users (/root is mode 0
 pyenv lives there), so, as root, this tool gives the command a private mount namespace in
 which each such directory is covered by an empty, world-searchable tmpfs holding bind
 mounts of only the paths asked for (same names, same contents; nothing else of /root is
-there). Then it drops to the given uid/gid for good (no groups) and runs the command with a
-fresh HOME. Nothing changes outside that namespace, and nothing is copied.
+there). Then the command runs as the given uid/gid (no groups, for good) with a fresh HOME, which
+this tool removes afterwards. Nothing changes outside that namespace, nothing is copied.
 
 Usage (as root): unprivileged.py [--uid N] [--expose PATH ...] -- COMMAND ...
 Run as a normal user it just runs COMMAND.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -67,6 +68,7 @@ def expose(paths: list[str], stash: str) -> None:
                 _mount(src, dst, None, MS_BIND | MS_REC)
     for original in covered.values():
         _call("umount2", original.encode(), MNT_DETACH)
+        os.rmdir(original)
 
 
 def main(argv: list[str]) -> int:
@@ -84,16 +86,21 @@ def main(argv: list[str]) -> int:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     stash = tempfile.mkdtemp(prefix="aivc-unprivileged-")
     expose([*args.expose, os.getcwd()], stash)
+    os.rmdir(stash)
     home = tempfile.mkdtemp(prefix="aivc-unprivileged-home-")
     os.chown(home, args.uid, args.uid)
-    os.setgroups([])
-    os.setgid(args.uid)
-    os.setuid(args.uid)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AIVC_E2E"))}
-    env.update(HOME=home, TMPDIR=home, XDG_CACHE_HOME=os.path.join(home, ".cache"),
-               PYTHONDONTWRITEBYTECODE="1")
-    os.execvpe(command[0], command, env)
-    return 0
+    pid = os.fork()
+    if pid == 0:
+        os.setgroups([])
+        os.setgid(args.uid)
+        os.setuid(args.uid)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AIVC_E2E"))}
+        env.update(HOME=home, TMPDIR=home, XDG_CACHE_HOME=os.path.join(home, ".cache"),
+                   PYTHONDONTWRITEBYTECODE="1")
+        os.execvpe(command[0], command, env)
+    _, status = os.waitpid(pid, 0)
+    shutil.rmtree(home, ignore_errors=True)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
 
 
 if __name__ == "__main__":
