@@ -55,6 +55,9 @@ class Seen:
 
     layers: list[str] = field(default_factory=list)
     reported: list[str] = field(default_factory=list)
+    gone: bool = False
+    """The process was gone before it could be read (killed from outside): its exit says
+    what happened, and nothing it could do is left to refuse."""
 
     def all(self) -> set[str]:
         return {*self.layers, *self.reported}
@@ -122,7 +125,7 @@ def observe(pid: int, workfd: int | None, limits: SandboxLimits, claimed: list[s
         if workfd is not None and _work_capped(pid, workfd, limits):
             seen.layers.append("workcap")
     except OSError:
-        pass  # the process is gone: nothing more was seen
+        seen.gone = not os.path.exists(f"/proc/{pid}/status")
     return seen
 
 
