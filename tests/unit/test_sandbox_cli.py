@@ -30,3 +30,17 @@ def test_both_command_lines_take_the_flag_levels_and_redecode_policy() -> None:
     assert (args.levels, args.redecode, args.accept_weaker_sandbox) == ("1", "sample", True)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["evaluate", "--codec", "c.py", "--redecode", "some"])
+
+
+def test_each_mode_requires_its_layers_and_a_refusal_names_them_and_the_way_out() -> None:
+    from aivc.sandbox.layers import Seen, missing, refusal, required
+    from aivc.sandbox.limits import SandboxLimits
+
+    assert required(SandboxLimits(pod=True)) == ("nnp", "seccomp", "rlimits", "landlock")
+    local = required(SandboxLimits())
+    assert {"netns", "ipcns", "pidns", "mntns", "view", "workcap", "seccomp", "landlock"} <= set(local)
+    seen = Seen(layers=[x for x in local if x not in ("landlock", "ipcns")], reported=["landlock"])
+    assert missing(SandboxLimits(), seen) == ["ipcns"]
+    text = refusal("user", ["userns", "netns"])
+    assert "userns, netns" in text and "user namespaces" in text
+    assert "--accept-weaker-sandbox" in text and "AIVC_SANDBOX_ACCEPT_WEAKER=1" in text
