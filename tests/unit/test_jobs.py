@@ -215,9 +215,12 @@ def test_each_candidate_step_gets_its_own_read_only_shm_and_capped_scratch() -> 
 
 
 def test_a_cascade_stage_narrows_the_clips_levels_and_redecode_policy() -> None:
-    narrow = Work(clips=("carphone:30",), levels=(0, -1), redecode="sample")
-    steps = containers(build_sandbox_job(EXPERIMENT, spec(), Stage.EXECUTION, 2, JobSettings(),
-                                         narrow))
+    narrow = Work(clips=("carphone:30",), levels=(0, -1), redecode="sample", part="a")
+    manifest = build_sandbox_job(EXPERIMENT, spec(), Stage.EXECUTION, 2, JobSettings(), narrow)
+    assert manifest["metadata"]["name"] == job_name("gpu-search-0007", Stage.EXECUTION, 2, "a") \
+        == "gpu-search-0007-run2-a" != job(Stage.EXECUTION)["metadata"]["name"]
+    assert manifest["metadata"]["labels"]["aivc.dev/part"] == "a"
+    steps = containers(manifest)
     for name in (ENCODE, CONTAINER):
         command = steps[name]["command"]
         assert command[command.index("--clips") + 1] == "carphone:30"

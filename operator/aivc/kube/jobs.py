@@ -79,9 +79,11 @@ def bounded_name(base: str, suffix: str, limit: int) -> str:
     return f"{base[:keep].rstrip('-.')}-{digest}-{suffix}"
 
 
-def job_name(experiment: str, stage: Stage, generation: int) -> str:
-    """Deterministic, so a restarted operator finds (adopts) the Job instead of doubling it."""
-    return bounded_name(experiment, f"{_SHORT[stage]}{generation}", MAX_JOB_NAME)
+def job_name(experiment: str, stage: Stage, generation: int, part: str = "") -> str:
+    """Deterministic, so a restarted operator finds (adopts) the Job instead of doubling it;
+    `part` tells apart the Jobs of one cascade (`Work.part`)."""
+    suffix = f"{_SHORT[stage]}{generation}" + (f"-{part}" if part else "")
+    return bounded_name(experiment, suffix, MAX_JOB_NAME)
 
 
 def codec_configmap_name(experiment: str) -> str:
@@ -151,6 +153,9 @@ class Work:
     clips: tuple[str, ...] | None = None
     levels: tuple[int, ...] | None = None
     redecode: str = "all"
+    part: str = ""
+    """A short tag (e.g. "a", "b") naming this stage of a cascade: it goes into the Job's
+    name (`job_name`) and its `aivc.dev/part` label, so the stages' Jobs do not collide."""
 
 
 def sandbox_commands(stage: Stage, campaign: CampaignSpec, settings: JobSettings,
@@ -320,7 +325,10 @@ def build_sandbox_job(experiment: dict[str, Any], campaign: CampaignSpec, stage:
     name = experiment["metadata"]["name"]
     configmap = codec_configmap_name(name)
     extra = {"aivc.dev/stage": stage.value, "aivc.dev/generation": str(generation)}
-    meta = _metadata(experiment, job_name(name, stage, generation), "aivc-sandbox", extra)
+    part = work.part if work is not None else ""
+    if part:
+        extra["aivc.dev/part"] = part
+    meta = _metadata(experiment, job_name(name, stage, generation, part), "aivc-sandbox", extra)
     limit = (campaign.validation_timeout_s if stage is Stage.VALIDATION
              else campaign.execution_timeout_s)
     pod_meta = {"labels": dict(meta["labels"]),
