@@ -93,3 +93,13 @@ def test_a_hostile_report_is_a_harness_error_not_a_crash_of_the_measuring_step(
                str(tmp_path / "bitstreams"), "--decoded", str(tmp_path / "decoded"), "--report",
                str(tmp_path / "report"), "--summary-file", str(summary), cwd=tmp_path)
     assert out.returncode == 2 and "decode.json" in summary.read_text()
+
+
+def test_levels_encoded_before_a_failure_are_still_measured_in_a_pod(tmp_path: Path) -> None:
+    codec = tmp_path / "breaks.py"
+    codec.write_text(HONEST.read_text().replace("    q = 2 << level\n",
+                                                "    q = 2 << level\n    assert level < 1, 'level 1 broke'\n"))
+    result, _ = pod(codec, tmp_path, "--validation")
+    assert [r.level for r in result.levels] == [0]
+    error = result.first_error()
+    assert error is not None and (error.category, error.stage, error.level) == ("crash", "encode", 1)

@@ -15,7 +15,8 @@ which of its bitstreams will be decoded again. A caller can evaluate some clips 
 levels first and the rest later (a cascade); `EvaluationResult.merge` joins the results.
 
 After the first failure no new process starts (the run has failed; the planner repairs
-from the first error), while those already running finish. Candidate misbehaviour always
+from the first error), while those already running finish, and the levels an encoder
+finished before it failed are still decoded and measured. Candidate misbehaviour always
 ends as an `ErrorRecord`; only a failure of the sandbox itself raises (`HarnessError`, an
 `AivcError`), and so does a sandbox that cannot put its required layers in place
 (`SandboxUnavailable`, unless a weaker one was accepted).
@@ -208,16 +209,18 @@ class _Sweep:
                  enc: Encoded | None) -> dict[Future[Any], tuple[int, int]]:
         if enc is None:
             return {}
-        if enc.error is not None:
+        if enc.error is not None:  # no new work, but what the encoder finished is measured
             self._keep(i, enc.error.level, enc.error)
+        done = sorted(enc.bitstreams)
+        if not done:
             return {}
-        sampled = self.levels if self.redecode == "all" else \
-            [self.levels[secrets.randbelow(len(self.levels))]]
-        return {pool.submit(self._decode, i, level, enc, 2 if level in sampled else 1): (i, level)
-                for level in self.levels}
+        sampled = done if self.redecode == "all" else [done[secrets.randbelow(len(done))]]
+        return {pool.submit(self._decode, i, level, enc, 2 if level in sampled else 1,
+                            enc.error is not None): (i, level) for level in done}
 
-    def _decode(self, i: int, level: int, enc: Encoded, runs: int) -> LevelResult | ErrorRecord | None:
-        if self.failed.is_set():
+    def _decode(self, i: int, level: int, enc: Encoded, runs: int,
+                anyway: bool = False) -> LevelResult | ErrorRecord | None:
+        if self.failed.is_set() and not anyway:
             return None
         name, video = self.videos[i]
         path = enc.bitstreams[level]

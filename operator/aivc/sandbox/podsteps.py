@@ -94,13 +94,14 @@ def _encode_all(session: Any, videos: list[tuple[str, Video]], levels: list[int]
         clip_dir = out / str(i)
         clip_dir.mkdir(parents=True, exist_ok=True)
         enc = encode_clip(session, name, video, levels, clip_dir)
-        if enc.error is not None:
-            result.errors.append(enc.error)
-            return False
-        manifest["clips"].append({"index": i, "name": name, **geometry(video),
-                                  "levels": sorted(enc.bitstreams)})
+        if enc.bitstreams:
+            manifest["clips"].append({"index": i, "name": name, **geometry(video),
+                                      "levels": sorted(enc.bitstreams)})
         encoded += [{"clip": i, "level": lv, "seconds": enc.seconds.get(lv, 0.0),
                      "import": enc.import_share} for lv in sorted(enc.bitstreams)]
+        if enc.error is not None:  # what was finished is still decoded and measured
+            result.errors.append(enc.error)
+            return False
     return True
 
 
@@ -113,7 +114,7 @@ def decode_step(codec: Path, bitstreams: Path, decoded: Path, limits: SandboxLim
     result = EvaluationResult(mode="decode", codec_sha256=hashlib.sha256(source).hexdigest())
     runs: list[dict[str, Any]] = []
     scan = evaluation.check_source(source, limits)
-    if not manifest.get("failed", True) and not isinstance(scan, ErrorRecord):
+    if manifest.get("clips") and not isinstance(scan, ErrorRecord):
         with Workspace(source) as workspace:
             session = evaluation.open_session(workspace, scan, limits, result,
                                               levels=int(manifest.get("levels_declared") or 0))

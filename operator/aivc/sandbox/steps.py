@@ -45,7 +45,8 @@ class Mismatch(Exception):
 
 @dataclass
 class Encoded:
-    """What one encode process left: a bitstream file per level, or the error that ended it."""
+    """What one encode process left: a bitstream file per level, and the error that ended it
+    if one did (then only the levels finished before it have bitstreams)."""
 
     clip: str
     bitstreams: dict[int, Path] = field(default_factory=dict)
@@ -77,18 +78,20 @@ def encode_clip(session: Session, clip: str, video: Video, levels: list[int],
                       {**geometry(video), "levels": levels}, work=len(levels))
     done = Encoded(clip)
     with enc.outputs:
-        if not enc.ok:
-            done.error = _error(enc, clip, enc.level)
-            return done
         done.import_share = enc.import_seconds / max(1, len(levels))
         for level, seconds in enc.level_seconds.items():
             done.seconds[level] = seconds + done.import_share
-        for level in levels:
+        finished = levels
+        if not enc.ok:
+            done.error = _error(enc, clip, enc.level)
+            # levels the encoder finished before it failed are still measured
+            finished = levels[:levels.index(enc.level)] if enc.level in levels else []
+        for level in finished:
             path = out_dir / f"{level}.bin"
             found = take_bitstream(enc.outputs, bitstream_name(level), path,
                                    session.limits.max_bitstream_bytes)
             if found is not None:
-                done.error = ErrorRecord(found[0], found[1], "encode", clip, level)
+                done.error = done.error or ErrorRecord(found[0], found[1], "encode", clip, level)
                 return done
             done.bitstreams[level] = path
     return done
