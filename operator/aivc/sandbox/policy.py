@@ -156,10 +156,16 @@ SYSTEM_READ_ROOTS = ("/usr/lib", "/usr/lib64", "/usr/local/lib", "/lib", "/lib64
                      "/dev/urandom", "/dev/random")
 
 
-def read_roots() -> tuple[str, ...]:
+GPU_READ_ROOTS = ("/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia",
+                  "/sys/module/nvidia_uvm")
+"""What the CUDA runtime reads besides its libraries (GPU profile only)."""
+
+
+def read_roots(gpu: bool = False) -> tuple[str, ...]:
     """Every path (real, symlinks resolved) a confined process may read below, besides its
-    working directory and its own /proc entry."""
-    found = [os.path.realpath(p) for p in SYSTEM_READ_ROOTS if os.path.exists(p)]
+    working directory and its own /proc entry; with `gpu`, what CUDA needs too."""
+    extra = GPU_READ_ROOTS if gpu else ()
+    found = [os.path.realpath(p) for p in (*SYSTEM_READ_ROOTS, *extra) if os.path.exists(p)]
     return _outermost([*found, *python_roots()])
 
 

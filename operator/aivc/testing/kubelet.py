@@ -18,11 +18,12 @@ import contextlib
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 import aiohttp
 
+from aivc.kube.jobs import CONTAINER
 from aivc.testing.emulator import ApiServer
 
 TERMINATION_LIMIT = 4096
@@ -35,12 +36,16 @@ def now() -> str:
 
 @dataclass
 class PodResult:
-    """How a pod's one container ended."""
+    """How a pod's containers ended: the measuring one (`jobs.CONTAINER`), and the steps
+    before it (init containers) as (name, exit code, termination message)."""
 
     exit_code: int | None
     log: str = ""
     message: str = ""  # the termination message
     timed_out: bool = False
+    steps: list[tuple[str, int | None, str]] = field(default_factory=list)
+    ran: bool = True
+    """False when an init container failed and the measuring container never started."""
 
 
 class PodRunner:
@@ -154,12 +159,18 @@ class PodRunner:
         ok = result.exit_code == 0 and not result.timed_out
         reason = "Completed" if ok else ("DeadlineExceeded" if result.timed_out else "Error")
         terminated = {"exitCode": result.exit_code, "reason": reason, "finishedAt": now(),
-                      "message": result.message.encode()[:TERMINATION_LIMIT].decode(errors="ignore")}
+                      "message": _cut(result.message)}
+        state = {"terminated": terminated} if result.ran else \
+            {"waiting": {"reason": "PodInitializing"}}
+        steps = [{"name": name, "ready": False, "restartCount": 0, "state": {"terminated": {
+            "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+            "finishedAt": now(), "message": _cut(message)}}} for name, code, message in result.steps]
         with contextlib.suppress(RuntimeError):  # the pod may be gone
             await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod}/status", {"status": {
                 "phase": "Succeeded" if ok else "Failed",
-                "containerStatuses": [{"name": "sandbox", "ready": False, "restartCount": 0,
-                                       "state": {"terminated": terminated}}]}})
+                "initContainerStatuses": steps,
+                "containerStatuses": [{"name": CONTAINER, "ready": False, "restartCount": 0,
+                                       "state": state}]}})
         cond = {"type": "Complete" if ok else "Failed", "status": "True",
                 "reason": "Completed" if ok else (
                     "DeadlineExceeded" if result.timed_out else "BackoffLimitExceeded"),
@@ -174,3 +185,8 @@ class PodRunner:
         with contextlib.suppress(RuntimeError):  # the Job may be gone (deleted experiment)
             await self.request("PATCH", f"/apis/batch/v1/namespaces/{ns}/jobs/{name}/status",
                                {"status": status})
+
+
+def _cut(message: str) -> str:
+    """A termination message as the kubelet keeps it: at most 4 KiB."""
+    return message.encode()[:TERMINATION_LIMIT].decode(errors="ignore")
