@@ -53,8 +53,12 @@ def test_without_a_log_the_summary_rows_stand_in_and_say_so() -> None:
     done = finished(Stage.EXECUTION, job(), pod(full.summary()), None, SHA)
     assert isinstance(done.event, ExecutionFinished)
     assert done.status["results_source"] == "terminationMessage"
-    levels = EvaluationResult.from_dict(done.status["results"]).levels
-    assert [(lv.kbps, lv.psnr_y) for lv in levels] == [(round(r.kbps, 2), round(r.psnr_y, 3)) for r in full.levels]
+    stand_in = EvaluationResult.from_dict(done.status["results"])
+    keys = ("kbps", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
+    assert [tuple(getattr(lv, k) for k in keys) for lv in stand_in.levels] == \
+        [tuple(round(getattr(r, k), 3 if k != "kbps" else 2) for k in keys) for r in full.levels]
+    assert [c.name for c in stand_in.clips] == [c.name for c in full.clips]  # it can be scored
+    assert {lv.frames for lv in stand_in.levels} == {c.frames for c in full.clips}
 
 
 def test_a_candidate_error_in_the_summary_becomes_a_failure_with_its_category() -> None:

@@ -138,6 +138,8 @@ class CascadeRecord:
 
     stages: tuple[str, ...] = ()
     """The stages that ran, in order."""
+    next: str | None = None
+    """The stage to run next (None: the first, or none left)."""
     stopped_early: str | None = None
     """Why the candidate stopped before it was measured everywhere."""
 
@@ -310,6 +312,7 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         results=dict(s["results"]) if isinstance(s.get("results"), Mapping) else None,
         results_source=text(s.get("resultsSource")),
         cascade=CascadeRecord(tuple(str(x) for x in mapping(s.get("cascade")).get("stages") or []),
+                              text(mapping(s.get("cascade")).get("next")),
                               text(mapping(s.get("cascade")).get("stoppedEarly"))),
         metrics=Metrics.parse(s["metrics"]) if isinstance(s.get("metrics"), Mapping) else None,
         analysis=AnalysisNote(str(analysis.get("reason") or ""), text(analysis.get("suspicious")))
@@ -374,8 +377,8 @@ _SERIALIZERS: dict[str, Any] = {
     "cost_usd": lambda v: round(float(v), 6),
     "llm_calls": lambda v: [{key: getattr(c, name) for name, key in _CALL_KEYS.items()}
                             for c in v] or None,
-    "cascade": lambda v: {"stages": list(v.stages), "stoppedEarly": v.stopped_early}
-    if v.stages or v.stopped_early else None,
+    "cascade": lambda v: {"stages": list(v.stages), "next": v.next, "stoppedEarly": v.stopped_early}
+    if v.stages or v.next or v.stopped_early else None,
 }
 
 

@@ -167,13 +167,19 @@ class EvaluationResult:
         return cls.from_dict(json.loads(text))
 
     def summary(self) -> str:
-        """A compact JSON under 4 KiB: per clip/level kbps, PSNR-Y, SSIM-Y; first error."""
-        rows = [[r.clip, r.level, round(r.kbps, 2), round(r.psnr_y, 3), round(r.ssim_y, 4)]
+        """A compact JSON under 4 KiB: the clips, and per clip and level the rate and every
+        quality the score needs (so a lost pod log still leaves a scorable result); the first
+        error. Rows are [clip index, level, kbps, PSNR-Y, PSNR-U, PSNR-V, PSNR-YUV, SSIM-Y]."""
+        index = {c.name: i for i, c in enumerate(self.clips)}
+        rows = [[index.get(r.clip, -1), r.level, round(r.kbps, 2), round(r.psnr_y, 3),
+                 round(r.psnr_u, 3), round(r.psnr_v, 3), round(r.psnr_yuv, 3), round(r.ssim_y, 4)]
                 for r in self.levels]
         err = self.first_error()
         doc: dict[str, Any] = {
             "schema": self.schema, "mode": self.mode, "ok": self.ok,
-            "sha": self.codec_sha256[:16], "rows": rows,
+            "sha": self.codec_sha256[:16],
+            "clips": [[c.name, c.width, c.height, c.frames, round(c.fps, 4)] for c in self.clips],
+            "rows": rows,
             "error": None if err is None else {
                 "category": err.category, "stage": err.stage, "clip": err.clip, "level": err.level,
                 "message": excerpt(err.message, MESSAGE_LIMIT)},

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aivc.api.documents import RunSummary
-from aivc.evaluate.results import ERROR_CATEGORIES, ErrorRecord, EvaluationResult, LevelResult
+from aivc.evaluate.results import (
+    ERROR_CATEGORIES,
+    ClipInfo,
+    ErrorRecord,
+    EvaluationResult,
+    LevelResult,
+)
 from aivc.kube.jobs import CONTAINER, Stage
 from aivc.research.phases import (
     Event,
@@ -103,13 +109,17 @@ def parse_results(log: str | None) -> EvaluationResult | None:
 
 
 def results_from_summary(summary: dict[str, Any]) -> EvaluationResult:
-    """The summary's rows as results: kbps, PSNR-Y, SSIM-Y only (the rest reads 0)."""
-    levels = [LevelResult(clip=str(c), level=int(lv), frames=0, bytes=0, kbps=float(k),
-                          psnr_y=float(p), psnr_u=0.0, psnr_v=0.0, psnr_yuv=0.0, ssim_y=float(s),
-                          encode_seconds=0.0, decode_seconds=0.0)
-              for c, lv, k, p, s in summary.get("rows") or []]
+    """The summary as results: rates and every quality, no bytes or times (they read 0)."""
+    clips = [ClipInfo(str(n), int(w), int(h), int(f), float(fps))
+             for n, w, h, f, fps in summary.get("clips") or []]
+    levels = [LevelResult(clip=clips[ci].name if 0 <= ci < len(clips) else "?", level=int(lv),
+                          frames=clips[ci].frames if 0 <= ci < len(clips) else 0, bytes=0,
+                          kbps=float(k), psnr_y=float(y), psnr_u=float(u), psnr_v=float(v),
+                          psnr_yuv=float(yuv), ssim_y=float(s), encode_seconds=0.0,
+                          decode_seconds=0.0)
+              for ci, lv, k, y, u, v, yuv, s in summary.get("rows") or []]
     return EvaluationResult(mode=str(summary.get("mode", "evaluate")),
-                            codec_sha256=str(summary.get("sha", "")), levels=levels,
+                            codec_sha256=str(summary.get("sha", "")), clips=clips, levels=levels,
                             wall_seconds=float(summary.get("wall") or 0.0))
 
 

@@ -20,11 +20,12 @@ from typing import Any, cast
 import kopf
 
 from aivc.api.documents import CodecRef, ExperimentDoc
+from aivc.evaluate.results import EvaluationResult
 from aivc.kube import jobs, outcomes
 from aivc.kube.client import JOBS, PODS, Conflict, NotFound
 from aivc.kube.memo import CampaignContext, OperatorMemo
 from aivc.kube.store import BlockingStore
-from aivc.research import history
+from aivc.research import cascade, history
 from aivc.research.driving import Work
 from aivc.research.labwork import Lab
 from aivc.research.phases import RequestDesign
@@ -43,6 +44,8 @@ class Stages:
         self.jobs_index = jobs_index
         self.store = memo.store(namespace)
         self.ensured: dict[str, float] = {}  # job name -> when we last fetched it ourselves
+        self.chosen: dict[tuple[int, int], cascade.Stage] = {}
+        """(generation, stages done) -> the stage its Job runs (after a restart: chosen again)."""
 
     def _blocking(self) -> LocalStore:
         # Lab and Versioner only call the ExperimentStore methods in the steps used here;
@@ -95,11 +98,27 @@ class Stages:
     # ---- the sandbox -----------------------------------------------------------------------
 
     async def sandbox(self, exp: ExperimentDoc, stage: jobs.Stage) -> Work | None:
-        """The stage's result once its Job finished; None while it runs."""
+        """The stage's result once its Job finished; None while it runs.
+
+        An execution runs the evaluation cascade's next stage (`aivc.research.cascade`), one
+        Job per stage; what the stage means is decided by local mode's own step
+        (`Lab.stage_work`), so both drivers go through the same stages.
+        """
         generation = exp.status.generation
-        name = jobs.job_name(self.name, stage, generation)
+        step: cascade.Stage | None = None
+        experiments: list[ExperimentDoc] = []
+        if stage is jobs.Stage.EXECUTION:
+            experiments = await self.experiments()
+            key = (generation, len(exp.status.cascade.stages))
+            step = self.chosen.get(key)
+            if step is None:  # chosen once: a best adopted meanwhile must not change the Job
+                step = (await self._lab(experiments, anchors=False)).stage_now(exp, experiments)
+                self.chosen[key] = step
+        measurement = None if step is None else jobs.Measurement(step.clips, step.levels,
+                                                                  step.redecode, step.part)
+        name = jobs.job_name(self.name, stage, generation, step.part if step else "")
         if name not in self.ensured:
-            await self._ensure_job(exp, stage, generation)
+            await self._ensure_job(exp, stage, generation, measurement)
         job = await self._observe(name)
         if job is None:
             return None
@@ -113,11 +132,20 @@ class Stages:
                 log = None  # gone with its node: the termination message still has the summary
         sha = exp.spec.codec.sha256 if exp.spec.codec else None
         done = outcomes.finished(stage, job, pod, log, sha)
-        return Work(done.event, {**done.status, "jobs": {**exp.status.jobs, stage.value: name}})
+        fields = {**done.status, "jobs": {**exp.status.jobs, stage.value: name}}
+        results = done.status.get("results")
+        if step is None or results is None:
+            return Work(done.event, fields)
+        lab = await self._lab(experiments, anchors=True)
+        work = await asyncio.to_thread(lab.stage_work, exp, step.name,
+                                       EvaluationResult.from_dict(results), experiments)
+        return Work(work.event, {**fields, **work.status})
 
-    async def _ensure_job(self, exp: ExperimentDoc, stage: jobs.Stage, generation: int) -> None:
+    async def _ensure_job(self, exp: ExperimentDoc, stage: jobs.Stage, generation: int,
+                          measurement: jobs.Measurement | None) -> None:
         """Create the Job, or adopt the one a previous run of the operator created."""
-        body = jobs.build_sandbox_job(exp.reference(), self.ctx.spec, stage, generation, self.memo.config.jobs)
+        body = jobs.build_sandbox_job(exp.reference(), self.ctx.spec, stage, generation,
+                                      self.memo.config.jobs, measurement)
         name = body["metadata"]["name"]
         try:
             await self.memo.api.create(JOBS, self.namespace, body)

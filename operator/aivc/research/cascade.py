@@ -8,7 +8,8 @@ Stages of one execution, each a sandbox run (a local run, or one Job on a cluste
   the best (BD-rate on PSNR-YUV against the best above `screenStopAbove` percent) or cannot be
   compared with the best or the anchor at all: it could not be adopted.
 - `campaign`: every campaign clip at every level (the screened levels again, so each clip is
-  one encoder run), a sampled level of each clip decoded twice. If the adoption rule, held-out clips aside, would not adopt it, the
+  one encoder run and the stage's results are the experiment's), a sampled level of each
+  clip decoded twice. If the adoption rule, held-out clips aside, would not adopt it, the
   cascade ends here and the analysis rejects it as measured.
 - `confirm`: a would-be adoption. The campaign clips once more with every level decoded
   twice (the full determinism check) and the held-out clips; the adoption decision is made
@@ -44,6 +45,11 @@ class Stage:
     redecode: str
     """"all": every level decoded twice; "sample": one level per clip, unpredictably."""
 
+    @property
+    def part(self) -> str:
+        """A short tag telling a cascade's sandbox Jobs apart (the stage's initial)."""
+        return "" if self.name == FULL else self.name[0]
+
 
 @dataclass(frozen=True)
 class Done:
@@ -51,27 +57,37 @@ class Done:
     """Why the candidate was stopped before being measured everywhere (None: it was not)."""
 
 
-def first_stage(spec: CampaignSpec, has_best: bool) -> Stage:
-    if not has_best or not spec.cascade:
-        return Stage(FULL, (*spec.clips, *spec.held_out), None, "all")
-    return Stage(SCREEN, spec.clips[:1], (0, -1), "sample")
+def stage(name: str, spec: CampaignSpec) -> Stage:
+    """What a stage measures, by its name."""
+    match name:
+        case "screen":
+            return Stage(SCREEN, spec.clips[:1], (0, -1), "sample")
+        case "campaign":
+            return Stage(CAMPAIGN, spec.clips, None, "sample")
+        case "confirm" | "full":
+            return Stage(name, (*spec.clips, *spec.held_out), None, "all")
+    raise ValueError(f"unknown cascade stage {name!r}")
 
 
-def after(stage: str, spec: CampaignSpec, measured: EvaluationResult,
-          best: EvaluationResult | None, anchors: Mapping[str, dict[str, AnchorCurve]]) -> Stage | Done:
-    """What follows the stage just run, given everything measured so far."""
-    if stage in (FULL, CONFIRM) or best is None or not measured.ok:
+def first(spec: CampaignSpec, has_best: bool) -> str:
+    return SCREEN if has_best and spec.cascade else FULL
+
+
+def after(name: str, spec: CampaignSpec, measured: EvaluationResult,
+          best: EvaluationResult | None, anchors: Mapping[str, dict[str, AnchorCurve]]) -> str | Done:
+    """What follows stage `name`, given everything measured so far."""
+    if name in (FULL, CONFIRM) or best is None or not measured.ok:
         return Done()
-    if stage == SCREEN:
+    if name == SCREEN:
         why = _hopeless(spec, measured, best, anchors)
         if why is not None:
             return Done(stopped_early=f"stopped after the screening stage ({spec.clips[0]}, first and "
                                       f"last level): {why}")
-        return Stage(CAMPAIGN, spec.clips, None, "sample")
+        return CAMPAIGN
     _, evidence = summarize(measured, anchors, best, replace(spec, held_out=()))
     if not decide(evidence, True, rules(spec)).adopt:
         return Done()
-    return Stage(CONFIRM, (*spec.clips, *spec.held_out), None, "all")
+    return CONFIRM
 
 
 def _hopeless(spec: CampaignSpec, measured: EvaluationResult, best: EvaluationResult,
@@ -88,9 +104,3 @@ def _hopeless(spec: CampaignSpec, measured: EvaluationResult, best: EvaluationRe
         return (f"BD-rate (PSNR-YUV) vs the best {vs_best:+.2f}% there, above the "
                 f"{spec.screen_stop_above:+.2f}% that can still lead to an adoption")
     return None
-
-
-def combine(stage: str, so_far: EvaluationResult | None, new: EvaluationResult) -> EvaluationResult:
-    """The results after `stage`. Every stage after the screen measures the campaign clips
-    again at every level, so its results replace what came before."""
-    return new

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from aivc.api.documents import (
     AnalysisNote,
+    CascadeRecord,
     CodecRef,
     ExperimentDoc,
     FailedDesign,
@@ -30,8 +31,8 @@ from aivc.api.spec import CampaignSpec
 from aivc.codec import reference, space
 from aivc.errors import AivcError
 from aivc.evaluate.clips import ClipSpec
-from aivc.evaluate.results import EvaluationResult
-from aivc.research import archive, history
+from aivc.evaluate.results import ErrorRecord, EvaluationResult
+from aivc.research import archive, cascade, history
 from aivc.research.analysis import analyze
 from aivc.research.driving import Work
 from aivc.research.phases import (
@@ -40,6 +41,7 @@ from aivc.research.phases import (
     DesignFailed,
     ExecutionFailed,
     ExecutionFinished,
+    ExecutionStageDone,
     RequestDesign,
     ValidationFailed,
     ValidationPassed,
@@ -118,27 +120,62 @@ class Lab:
     def validate(self, exp: ExperimentDoc) -> Work:
         from aivc.sandbox import validate_codec
 
-        result = validate_codec(self._source_path(exp), **self._limits())
+        result = validate_codec(self._source_path(exp), **self._limits(self.spec.validation_timeout_s))
+        result = _within(result, self.spec.validation_timeout_s, "validationTimeoutSeconds")
         summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
             return Work(ValidationFailed(err.category, err.describe()), summary)
         return Work(ValidationPassed(), summary)
 
-    def execute(self, exp: ExperimentDoc) -> Work:
+    def stage_now(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> cascade.Stage:
+        """The cascade stage an experiment in Executing runs next."""
+        record = exp.status.cascade
+        has_best = archive.best_experiment(e for e in experiments if e.name != exp.name) is not None
+        return cascade.stage(record.next or cascade.first(self.spec, has_best), self.spec)
+
+    def execute(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Work:
+        """Run the cascade's next stage in the local sandbox."""
         from aivc.sandbox import evaluate_codec
 
-        result = evaluate_codec(self._source_path(exp), self.clips(), cache_dir=self.cache_dir,
-                                progress=self.on_progress, **self._limits())
+        now = self.stage_now(exp, experiments)
+        result = evaluate_codec(self._source_path(exp), [ClipSpec.parse(c) for c in now.clips],
+                                cache_dir=self.cache_dir, progress=self.on_progress,
+                                levels=now.levels, redecode=now.redecode,
+                                **self._limits(self.spec.execution_timeout_s))
+        result = _within(result, self.spec.execution_timeout_s, "executionTimeoutSeconds")
         self.store.put_results(exp.name, result.to_dict())
-        summary = {"execution": RunSummary(result.ok, round(result.wall_seconds, 2))}
+        return self.stage_work(exp, now.name, result, experiments)
+
+    def stage_work(self, exp: ExperimentDoc, name: str, result: EvaluationResult,
+                   experiments: Sequence[ExperimentDoc]) -> Work:
+        """What a finished stage means: another stage, the end of the cascade, or a failure.
+
+        Every stage after the screen measures the campaign clips again at every level, so a
+        stage's results are the experiment's results; the driver stores them."""
+        record = exp.status.cascade
+        stages = (*record.stages, name)
+        fields: dict[str, Any] = {"execution": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
-            return Work(ExecutionFailed(err.category, err.describe()), summary)
-        return Work(ExecutionFinished(), summary)
+            fields["cascade"] = CascadeRecord(stages, None)
+            return Work(ExecutionFailed(err.category, err.describe()), fields)
+        best = archive.best_experiment(e for e in experiments if e.name != exp.name)
+        best_result = None if best is None else self.results_of(best.name)
+        nxt = cascade.after(name, self.spec, result, best_result, self.anchors)
+        if isinstance(nxt, cascade.Done):
+            fields["cascade"] = CascadeRecord(stages, None, nxt.stopped_early)
+            return Work(ExecutionFinished(), fields)
+        fields["cascade"] = CascadeRecord(stages, nxt)
+        return Work(ExecutionStageDone(), fields)
 
-    def _limits(self) -> dict[str, Any]:
-        return {} if self.sandbox_limits is None else {"limits": self.sandbox_limits}
+    def _limits(self, stage_seconds: int) -> dict[str, Any]:
+        """The sandbox limits, no candidate process allowed past the stage's time limit (as
+        in a sandbox Job, whose processes get the campaign's timeout as their wall limit)."""
+        from aivc.sandbox.evaluation import default_limits
+
+        limits = self.sandbox_limits or default_limits()
+        return {"limits": replace(limits, wall_seconds=min(limits.wall_seconds, stage_seconds))}
 
     def _source_path(self, exp: ExperimentDoc) -> Path:
         if not isinstance(self.store, LocalStore):
@@ -157,6 +194,9 @@ class Lab:
         best = archive.best_experiment(e for e in experiments if e.name != exp.name)
         best_result = None if best is None else self.results_of(best.name)
         found = analyze(result, self.anchors, best_result, self.spec)
+        stopped = exp.status.cascade.stopped_early
+        if stopped is not None:  # measured only in part: never adopted, whatever it shows
+            found = replace(found, adopt=False, reason=stopped, suspicious=None)
         event = Analyzed(adopt=found.adopt, version=version if found.adopt else None,
                          suspicious=found.suspicious)
         return Work(event, {"metrics": found.metrics,
@@ -168,6 +208,15 @@ class Lab:
 
 
 MAX_FAILED_DESIGNS = 5
+
+
+def _within(result: EvaluationResult, limit: int, setting: str) -> EvaluationResult:
+    """A run that took longer than the campaign's time limit for it failed with `timeout`."""
+    if result.ok and result.wall_seconds > limit:
+        result.errors.append(ErrorRecord(
+            "timeout", f"the sandbox run took {result.wall_seconds:.0f} s, over the campaign's "
+                       f"{setting} of {limit} s", "evaluate"))
+    return result
 
 
 def _booked(exp: ExperimentDoc, calls: tuple[LLMCall, ...]) -> dict[str, Any]:

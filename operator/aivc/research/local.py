@@ -234,7 +234,7 @@ class LocalDriver:
             case RunValidation():
                 work = lab.validate(exp)
             case RunExecution():
-                work = lab.execute(exp)
+                work = lab.execute(exp, experiments)
             case RunAnalysis():
                 with self.analysis_lock:  # the best and the next version as they are now
                     current = self.experiments()
