@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aivc.evaluate.results import ErrorRecord, EvaluationResult, LevelResult
+from aivc.evaluate.results import ClipInfo, ErrorRecord, EvaluationResult, LevelResult
 from aivc.kube.jobs import CONTAINER, Stage
 from aivc.kube.outcomes import finished, job_done, parse_results
 from aivc.research.phases import (
@@ -21,7 +21,8 @@ SHA = "ab" * 32
 def result(errors: list[ErrorRecord] | None = None) -> EvaluationResult:
     levels = [LevelResult("carphone:4", lv, 4, 1000 * (4 - lv), 100.0 / (lv + 1), 40.0 - lv, 41.0,
                           41.0, 40.5, 0.9, 0.5, 0.25) for lv in range(4)]
-    return EvaluationResult("evaluate", SHA, 4, levels=levels, errors=errors or [], wall_seconds=3.0)
+    return EvaluationResult("evaluate", SHA, 4, clips=[ClipInfo("carphone:4", 176, 144, 4, 29.97)],
+                            levels=levels, errors=errors or [], wall_seconds=3.0)
 
 
 def job(failed: str | None = None) -> dict[str, Any]:
