@@ -21,13 +21,13 @@ quality, so an optimizer may treat v0 as a point of the space.
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aivc.codec import parsing
 from aivc.codec.reference import TEMPLATE, reference_source
 from aivc.errors import AivcError
 
@@ -149,7 +149,7 @@ def _parse_line(line: str) -> tuple[str, Value, str] | None:
     if match is None:
         raise DesignSpaceError(f"cannot read parameter line {text!r}")
     try:
-        value = ast.literal_eval(match["value"])
+        value = parsing.literal(match["value"])
     except (ValueError, SyntaxError):
         raise DesignSpaceError(f"parameter {match['name']} is not a literal: "
                                f"{match['value']!r}") from None

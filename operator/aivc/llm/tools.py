@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aivc.codec.contract import REQUIRED_NAMES
+from aivc.codec.parsing import parse
 
 MAX_SOURCE_CHARS = 200_000
 MAX_LESSON_CHARS = 300
@@ -164,7 +165,7 @@ def check_source(source: str) -> None:
     if len(source) > MAX_SOURCE_CHARS:
         raise ToolInputError(f"the source is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}")
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as exc:
         raise ToolInputError(f"the source does not parse: {exc.msg} at line {exc.lineno}") from None
     defined: set[str] = set()

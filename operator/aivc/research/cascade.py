@@ -33,6 +33,7 @@ from aivc.research.adoption import decide
 from aivc.research.analysis import clip_names, rules, subset, summarize
 
 SCREEN, CAMPAIGN, CONFIRM, FULL = "screen", "campaign", "confirm", "full"
+_PARTS = {SCREEN: "scr", CAMPAIGN: "cmp", CONFIRM: "cnf", FULL: ""}
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class Stage:
 
     @property
     def part(self) -> str:
-        """A short tag telling a cascade's sandbox Jobs apart (the stage's initial)."""
-        return "" if self.name == FULL else self.name[0]
+        """A short tag telling a cascade's sandbox Jobs apart (none for a single stage)."""
+        return _PARTS[self.name]
 
 
 @dataclass(frozen=True)

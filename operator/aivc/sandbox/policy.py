@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from aivc.codec.parsing import parse
+
 ALLOWED_LIBRARIES = frozenset({"numpy", "scipy", "torch", "constriction"})
 
 _CODECS = ("cv2", "PIL", "imageio", "imageio_ffmpeg", "av", "ffmpeg", "skvideo", "skimage",
@@ -89,7 +91,7 @@ class SourceScan:
 
 def scan_source(source: str, filename: str = "codec.py") -> SourceScan:
     """Parse the candidate (raises SyntaxError) and collect its imports and LEVELS."""
-    tree = ast.parse(source, filename=filename)
+    tree = parse(source, filename=filename)
     wanted: list[str] = []
     forbidden: list[str] = []
     for node in ast.walk(tree):
