@@ -53,10 +53,18 @@ class SandboxSettings:
 
 
 @dataclass(frozen=True)
+class BenchSettings:
+    campaign_experiments: int = field(
+        default_factory=lambda: int(os.environ.get("AIVC_BENCH_EXPERIMENTS") or 20))
+    """AIVC_BENCH_EXPERIMENTS: experiments per run of the bench's campaign section."""
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    bench: BenchSettings = field(default_factory=BenchSettings)
 
 
 def _read_key() -> str | None:

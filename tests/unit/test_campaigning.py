@@ -178,3 +178,17 @@ def test_a_campaign_waits_for_the_commit_and_the_lesson_of_its_last_experiment()
                                      "status": {"phase": "Succeeded", "verdict": "Rejected"}})
     assert not plan_campaign(c, [unlearned], NOW).finished
     assert plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW).finished
+
+
+def test_a_refused_key_pauses_the_campaign_and_an_answer_resumes_it():
+    c = campaign(maxExperiments=5, extra={"parallelism": 2})
+    held = ExperimentDoc.parse({"metadata": {"name": "c-0001"}, "spec": {"campaign": "c", "sequence": 1},
+                                "status": {"phase": "Designing", "designHold": {
+                                    "category": "auth", "message": "401", "until": START}}})
+    plan = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), held], NOW)
+    assert plan.create == () and plan.gauges.paused
+    ready = next(cond for cond in plan.status.conditions if cond.type == "PlannerReady")
+    assert (ready.status.value, ready.reason) == ("False", "PlannerKeyRefused") and "resumes" in ready.message
+    free = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), exp("Designing", seq=1)], NOW)
+    assert free.create == (2,) and not free.gauges.paused
+    assert next(cond for cond in free.status.conditions if cond.type == "PlannerReady").status.value == "True"

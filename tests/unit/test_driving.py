@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from aivc.api.documents import AnalysisNote, CodecRef, ExperimentDoc, Metrics, RunSummary
+from aivc.api.documents import AnalysisNote, CodecRef, ExperimentDoc, Hold, Metrics, RunSummary
 from aivc.api.measurements import Quality
 from aivc.api.spec import Limits
 from aivc.api.types import DECISION_ANNOTATION, NOTE_ANNOTATION, Outcome, Phase
@@ -27,6 +27,7 @@ from aivc.research.driving import (
 from aivc.research.phases import (
     Analyzed,
     CommitVersion,
+    DesignDeferred,
     Designed,
     DesignFailed,
     ExecutionFailed,
@@ -251,3 +252,28 @@ def test_a_decision_that_cannot_apply_is_cleared_with_a_warning(d, reason):
     found = apply(d)
     assert found.applied is None and found.clear["metadata"]["annotations"][DECISION_ANNOTATION] is None
     assert [(o.reason, o.warning) for o in found.observations] == [(reason, True)]
+
+
+# ---- designs held by the platform ------------------------------------------------------------
+
+
+def test_a_refused_key_holds_the_design_without_using_a_retry_or_telling_the_model():
+    later = "2026-03-01T12:01:00Z"
+    plan = transition(doc("Designing", lastError=ERROR),
+                      Work(DesignDeferred("auth", "401 invalid x-api-key"),
+                           {"hold": Hold("auth", "401 invalid x-api-key", later)}), LIMITS, NOW)
+    status = plan.after.status
+    assert status.phase is Phase.DESIGNING and status.attempts.design == 0
+    assert status.last_error == doc(lastError=ERROR).status.last_error  # no new error for the model
+    assert plan.status_patch["designHold"] == {"category": "auth", "message": "401 invalid x-api-key",
+                                               "until": later}
+    assert [o.reason for o in plan.observations if isinstance(o, Said)] == ["PlannerKeyRefused"]
+    assert owed(plan.after, NOW) is None and needs_driving(plan.after)
+    assert owed(plan.after, NOW + dt.timedelta(minutes=2)) == owed(doc("Designing", lastError=ERROR))
+
+
+def test_an_answer_from_the_planner_clears_the_hold():
+    held_doc = doc("Designing", designHold={"category": "unavailable", "message": "529",
+                                            "until": STAMP})
+    plan = transition(held_doc, Work(Designed(), {}, {"hypothesis": "h"}), LIMITS, NOW)
+    assert plan.after.status.hold is None and plan.status_patch["designHold"] is None

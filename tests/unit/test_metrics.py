@@ -18,7 +18,7 @@ UNITS = ("_seconds", "_bits_per_second", "_ratio", "_decibels", "_usd", "_timest
 UNITLESS = {  # counts and identifiers: Prometheus names these without a unit suffix
     "aivc_build_info", "aivc_experiments_in_phase", "aivc_best_version",
     "aivc_latest_experiment_sequence", "aivc_experiments_since_adoption",
-    "aivc_needs_human_experiments", "aivc_campaign_running",
+    "aivc_needs_human_experiments", "aivc_campaign_running", "aivc_campaign_paused",
 }
 
 

@@ -133,6 +133,17 @@ class LLMCall:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A design waiting on the platform, not on the candidate (`status.designHold`): the LLM
+    key refused (`auth`) or the service unavailable (`unavailable`). It uses no design retry
+    and never reaches the model; the design is tried again from `until` on."""
+
+    category: str
+    message: str
+    until: str
+
+
+@dataclass(frozen=True)
 class CascadeRecord:
     """How far the evaluation cascade got (`aivc.research.cascade`)."""
 
@@ -213,6 +224,7 @@ class ExperimentStatus:
     """The sandbox's results document (the operator keeps it here; local mode on disk)."""
     results_source: str | None = None
     cascade: CascadeRecord = field(default_factory=CascadeRecord)
+    hold: Hold | None = None
     metrics: Metrics | None = None
     analysis: AnalysisNote | None = None
     decision: DecisionRecord | None = None
@@ -265,7 +277,8 @@ STATUS_KEYS = {
     "has_results": "hasResults", "start_time": "startTime", "phase_since": "phaseSince",
     "completion_time": "completionTime", "generation": "generation", "params": "params",
     "cost_usd": "costUSD", "llm_calls": "llmCalls", "jobs": "jobs", "validation": "validation", "execution": "execution",
-    "results": "results", "results_source": "resultsSource", "cascade": "cascade", "metrics": "metrics",
+    "results": "results", "results_source": "resultsSource", "cascade": "cascade",
+    "hold": "designHold", "metrics": "metrics",
     "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson", "learned": "learned",
     "conditions": "conditions", "failed_designs": "failedDesigns",
 }
@@ -311,6 +324,10 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         execution=RunSummary.parse(s.get("execution")),
         results=dict(s["results"]) if isinstance(s.get("results"), Mapping) else None,
         results_source=text(s.get("resultsSource")),
+        hold=Hold(str(mapping(s.get("designHold")).get("category") or ""),
+                  str(mapping(s.get("designHold")).get("message") or ""),
+                  str(mapping(s.get("designHold")).get("until") or ""))
+        if mapping(s.get("designHold")) else None,
         cascade=CascadeRecord(tuple(str(x) for x in mapping(s.get("cascade")).get("stages") or []),
                               text(mapping(s.get("cascade")).get("next")),
                               text(mapping(s.get("cascade")).get("stoppedEarly"))),
@@ -375,6 +392,7 @@ _SERIALIZERS: dict[str, Any] = {
     "params": dict,
     "results": dict,
     "cost_usd": lambda v: round(float(v), 6),
+    "hold": lambda v: {"category": v.category, "message": v.message, "until": v.until},
     "llm_calls": lambda v: [{key: getattr(c, name) for name, key in _CALL_KEYS.items()}
                             for c in v] or None,
     "cascade": lambda v: {"stages": list(v.stages), "next": v.next, "stoppedEarly": v.stopped_early}

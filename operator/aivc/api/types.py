@@ -90,6 +90,7 @@ class ConditionType(StrEnum):
     RUNNING = "Running"
     STOPPING = "Stopping"
     SPEC_VALID = "SpecValid"
+    PLANNER_READY = "PlannerReady"
 
 
 class Reason(StrEnum):
@@ -118,6 +119,9 @@ class Reason(StrEnum):
     DECISION_REFUSED = "DecisionRefused"
     INVALID_DECISION = "InvalidDecision"
     REPORT_FAILED = "ReportFailed"
+    PLANNER_KEY_REFUSED = "PlannerKeyRefused"
+    PLANNER_UNAVAILABLE = "PlannerUnavailable"
+    PLANNER_READY = "PlannerReady"
     BLOCKED = "Blocked"
 
 

@@ -108,9 +108,9 @@ class ExperimentDriver:
         stages = self.stages
         if await self._decision():
             return True
-        work_owed = owed(self.doc)
+        work_owed = owed(self.doc, now())
         if work_owed is None:
-            return False
+            return False  # nothing, a person, or a held design: look again after a poll
         match work_owed.action:
             case Start():
                 await self._apply(Work(Start()))

@@ -110,6 +110,9 @@ CAMPAIGN_COST = _gauge("aivc_campaign_cost_usd", "LLM spend of a campaign so far
 CAMPAIGN_BUDGET = _gauge("aivc_campaign_budget_usd", "LLM budget (maxCostUSD) of a campaign.", ["campaign"])
 CAMPAIGN_RUNNING = _gauge("aivc_campaign_running", "1 while a campaign is running, 0 once it stopped.",
                           ["campaign"])
+CAMPAIGN_PAUSED = _gauge("aivc_campaign_paused",
+                         "1 while a campaign is paused for a person: the planner's key is refused.",
+                         ["campaign"])
 CAMPAIGN_START = _gauge("aivc_campaign_start_time_seconds", "Unix time the campaign started.", ["campaign"])
 RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
 
@@ -162,6 +165,7 @@ def campaign_started(campaign: str, budget_usd: float, *, started_at: float | No
     CAMPAIGN_BUDGET.labels(campaign).set(budget_usd)
     CAMPAIGN_START.labels(campaign).set(time.time() if started_at is None else started_at)
     CAMPAIGN_COST.labels(campaign)
+    CAMPAIGN_PAUSED.labels(campaign)
     NEEDS_HUMAN.labels(campaign)
     SINCE_ADOPTION.labels(campaign)
     for outcome in OUTCOMES:
@@ -209,8 +213,10 @@ def measured(campaign: str, anchor: str, sequence: int, bd_rate: float | None, k
 
 
 def campaign_state(campaign: str, *, in_phase: Mapping[str, int], waiting: Mapping[str, float],
-                   since_adoption: int, last_adoption: float | None, cost_usd: float) -> None:
+                   since_adoption: int, last_adoption: float | None, cost_usd: float,
+                   paused: bool = False) -> None:
     """The campaign's state as its documents say now (set on every tick, see above)."""
+    CAMPAIGN_PAUSED.labels(campaign).set(1 if paused else 0)
     for phase in PHASES:
         IN_PHASE.labels(campaign, phase).set(in_phase.get(phase, 0))
     needs_human(campaign, len(waiting), waiting)

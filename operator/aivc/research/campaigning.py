@@ -30,6 +30,7 @@ from aivc.api.documents import (
     Condition,
     Counts,
     ExperimentDoc,
+    Hold,
     Json,
     campaign_status_json,
     condition,
@@ -42,6 +43,7 @@ from aivc.api.times import iso, parse_time
 from aivc.api.types import CampaignPhase, ConditionType, Phase, Reason, Verdict
 from aivc.research import archive, history
 from aivc.research.driving import owed
+from aivc.research.planning import AUTH
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Gauges:
     last_adoption: float | None
     best: ExperimentDoc | None
     cost_usd: float
+    paused: bool = False
+    """The planner's key is refused: the campaign waits for a person to fix it."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,9 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
     counts = count_outcomes(experiments)
     next_seq = max([e.sequence + 1 for e in experiments] + [old.next_sequence])
     reason = stop_reason(spec, experiments, now, started_at, max(next_seq, counts.total))
+    hold = planner_hold(experiments)
     create: tuple[int, ...] = ()
-    if reason is None:
+    if reason is None and hold is None:  # no new experiment while the planner cannot answer
         free = (parallelism or spec.parallelism) - counts.running
         left = spec.budget.max_experiments - max(next_seq, counts.total)
         create = tuple(range(next_seq, next_seq + max(0, min(free, left))))
@@ -169,10 +174,12 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
         old, phase=CampaignPhase.RUNNING, stop_reason=reason, start_time=old.start_time or stamp,
         completion_time=None, next_sequence=next_seq + len(create), counts=counts,
         best=best_summary(experiments), cost_usd=history.spent_usd(experiments),
-        conditions=set_conditions(old.conditions, _conditions(reason, counts, finished), stamp))
+        conditions=set_conditions(old.conditions,
+                                  [*_conditions(reason, counts, finished), _planner_condition(hold)],
+                                  stamp))
     patch = {} if finished else _patch(old, status)  # a finished one writes `completed` instead
-    return CampaignPlan(create, status, patch, reason, finished, gauges(experiments, started_at),
-                        (*spec.clips, *spec.held_out))
+    state = replace(gauges(experiments, started_at), paused=hold is not None and hold.category == AUTH)
+    return CampaignPlan(create, status, patch, reason, finished, state, (*spec.clips, *spec.held_out))
 
 
 def completed(campaign: CampaignDoc, plan: CampaignPlan, now: dt.datetime,
@@ -197,6 +204,27 @@ def invalid(status: CampaignStatus, message: str, now: dt.datetime) -> Json:
         status.conditions, [condition(ConditionType.SPEC_VALID, False, Reason.INVALID_SPEC, message)],
         iso(now)))
     return status_patch(campaign_status_json(status), campaign_status_json(new))
+
+
+def planner_hold(experiments: Sequence[ExperimentDoc]) -> Hold | None:
+    """The hold of a design waiting on the planner (a refused key first), if any."""
+    holds = [e.status.hold for e in experiments
+             if e.status.hold is not None and e.status.phase is Phase.DESIGNING]
+    return next((h for h in holds if h.category == AUTH), holds[0] if holds else None)
+
+
+def _planner_condition(hold: Hold | None) -> Condition:
+    if hold is None:
+        return condition(ConditionType.PLANNER_READY, True, Reason.PLANNER_READY,
+                         "the planner answers")
+    if hold.category == AUTH:
+        return condition(ConditionType.PLANNER_READY, False, Reason.PLANNER_KEY_REFUSED,
+                         f"paused: the planner's key is refused ({hold.message}); fix the key "
+                         "(the Secret the campaign names, or ANTHROPIC_API_KEY locally) and the "
+                         "campaign resumes by itself")
+    return condition(ConditionType.PLANNER_READY, False, Reason.PLANNER_UNAVAILABLE,
+                     f"waiting for the planner's service ({hold.message}); designs are tried "
+                     f"again from {hold.until}, without using their retries")
 
 
 def _conditions(reason: str | None, counts: Counts, finished: bool) -> list[Condition]:

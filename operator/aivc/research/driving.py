@@ -45,7 +45,9 @@ from aivc.api.types import ConditionType, Decision, Outcome, Phase, Reason, Verd
 from aivc.research.phases import (
     Action,
     CommitVersion,
+    DesignDeferred,
     Designed,
+    DesignFailed,
     Event,
     ExecutionFailed,
     HumanDecision,
@@ -137,11 +139,15 @@ class Owed:
              | RecordLesson)
 
 
-def owed(doc: ExperimentDoc) -> Owed | None:
-    """The work `doc` is owed now; None when it is finished or waits for a person."""
+def owed(doc: ExperimentDoc, now: dt.datetime | None = None) -> Owed | None:
+    """The work `doc` is owed now; None when it is finished, waits for a person, or its
+    design is held until later (`status.designHold`; without `now`, a hold is not waited
+    for)."""
     status = doc.status
     if status.phase is Phase.PENDING:
         return Owed(Start())
+    if held(doc, now):
+        return None
     action = resume_action(status)
     if action is not None:
         return Owed(action)  # type: ignore[arg-type]
@@ -152,8 +158,16 @@ def owed(doc: ExperimentDoc) -> Owed | None:
     return None
 
 
+def held(doc: ExperimentDoc, now: dt.datetime | None) -> bool:
+    """Whether the design is held at `now` (the planner unreachable or its key refused)."""
+    hold = doc.status.hold
+    return hold is not None and doc.status.phase is Phase.DESIGNING and now is not None \
+        and now < parse_time(hold.until)
+
+
 def needs_driving(doc: ExperimentDoc) -> bool:
-    """Whether a driver must keep watching `doc`: work is owed, or a person's decision is."""
+    """Whether a driver must keep watching `doc`: work is owed (held designs included), or a
+    person's decision is."""
     return owed(doc) is not None or doc.status.phase is Phase.NEEDS_HUMAN
 
 
@@ -173,6 +187,8 @@ def transition(doc: ExperimentDoc, work: Work, limits: Limits, now: dt.datetime)
         new = replace(new, start_time=stamp)
     if isinstance(work.event, Designed):
         new = replace(new, generation=old.generation + 1)
+    if isinstance(work.event, (Designed, DesignFailed)):
+        new = replace(new, hold=None)  # the planner answered
     if new.phase is not old.phase:
         new = replace(new, phase_since=stamp)
     if new.terminal and not old.terminal:
@@ -219,6 +235,11 @@ def _observations(doc: ExperimentDoc, old: ExperimentStatus, new: ExperimentStat
     if isinstance(work.event, (ValidationFailed, ExecutionFailed)):
         stage = "validation" if isinstance(work.event, ValidationFailed) else "execution"
         out.append(SandboxFailed(campaign, stage, work.event.category))
+    if isinstance(work.event, DesignDeferred) and new.hold is not None \
+            and (old.hold is None or old.hold.category != new.hold.category):
+        out.append(Said(Reason.PLANNER_UNAVAILABLE if new.hold.category == "unavailable"
+                        else Reason.PLANNER_KEY_REFUSED,
+                        f"the design waits until {new.hold.until}: {new.hold.message}", warning=True))
     if new.phase is not old.phase:
         since = parse_time(old.phase_since) if old.phase_since else None
         seconds = (now - since).total_seconds() if since else None

@@ -11,6 +11,7 @@ sandbox steps as Jobs, so both drivers share the planner calls and the adoption 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -23,11 +24,13 @@ from aivc.api.documents import (
     CodecRef,
     ExperimentDoc,
     FailedDesign,
+    Hold,
     LLMCall,
     RunSummary,
     version_name,
 )
 from aivc.api.spec import CampaignSpec
+from aivc.api.times import iso
 from aivc.codec import reference, space
 from aivc.errors import AivcError
 from aivc.evaluate.clips import ClipSpec
@@ -37,6 +40,7 @@ from aivc.research.analysis import analyze
 from aivc.research.driving import Work
 from aivc.research.phases import (
     Analyzed,
+    DesignDeferred,
     Designed,
     DesignFailed,
     ExecutionFailed,
@@ -46,7 +50,15 @@ from aivc.research.phases import (
     ValidationFailed,
     ValidationPassed,
 )
-from aivc.research.planning import DesignRequest, Lesson, Planner, PlannerError, Proposal
+from aivc.research.planning import (
+    AUTH,
+    UNAVAILABLE,
+    DesignRequest,
+    Lesson,
+    Planner,
+    PlannerError,
+    Proposal,
+)
 from aivc.store.base import ExperimentStore
 from aivc.store.local import LocalStore
 
@@ -77,6 +89,13 @@ class Lab:
             else:
                 proposal = self.planner.propose(self._request(exp, action, experiments))
         except PlannerError as exc:
+            if exc.category in (AUTH, UNAVAILABLE):
+                wait = exc.retry_after_s or (AUTH_RETRY_SECONDS if exc.category == AUTH
+                                             else UNAVAILABLE_RETRY_SECONDS)
+                until = iso(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait))
+                return Work(DesignDeferred(exc.category, str(exc)),
+                            {"hold": Hold(exc.category, str(exc)[:500], until),
+                             **_booked(exp, exc.calls)})
             return Work(DesignFailed(exc.category, str(exc)), _booked(exp, exc.calls))
         self.store.put_source(exp.name, proposal.source)
         sha = hashlib.sha256(proposal.source.encode()).hexdigest()
@@ -208,6 +227,10 @@ class Lab:
 
 
 MAX_FAILED_DESIGNS = 5
+AUTH_RETRY_SECONDS = 60.0
+"""How often a refused key is tried again (a person may have fixed it meanwhile)."""
+UNAVAILABLE_RETRY_SECONDS = 120.0
+"""How long to wait after the planner gave up on an unavailable service, unless it says."""
 
 
 def _within(result: EvaluationResult, limit: int, setting: str) -> EvaluationResult:

@@ -51,6 +51,7 @@ from aivc.research.driving import (
     Said,
     Work,
     decide,
+    held,
     owed,
     transition,
 )
@@ -194,11 +195,22 @@ class LocalDriver:
                 return plan.stop_reason
             for exp in experiments:
                 if len(running) < self.spec.parallelism and exp.name not in running \
-                        and owed(exp) is not None:
+                        and owed(exp, now()) is not None:
                     running[exp.name] = pool.submit(self._advance, lab, exp, experiments)
             if not running:
-                return plan.stop_reason  # the rest waits for people: `aivc approve`, run again
+                holds = [e.status.hold for e in experiments if held(e, now())]
+                if not holds:
+                    return plan.stop_reason  # the rest waits for people: `aivc approve`, run again
+                self._wait_for_planner(min(parse_time(h.until) for h in holds if h))
+                continue
             wait(running.values(), timeout=2.0, return_when=FIRST_COMPLETED)
+
+    def _wait_for_planner(self, until: dt.datetime) -> None:
+        """Designs are held (the planner unreachable or its key refused): wait, then retry."""
+        seconds = max(0.0, min((until - now()).total_seconds(), 30.0))
+        self._say(f"! waiting {seconds:.0f} s for the planner (see `aivc describe campaign "
+                  f"{self.name}`)")
+        time.sleep(seconds)
 
     def _ensure_campaign(self) -> CampaignDoc:
         """Create the Campaign document, or take the new spec for an existing one."""

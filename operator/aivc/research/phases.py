@@ -43,6 +43,15 @@ class DesignFailed:
 
 
 @dataclass(frozen=True)
+class DesignDeferred:
+    """The planner could not be reached or its key is refused: the platform's trouble, not
+    the candidate's. The design waits (`status.designHold`) and uses no retry."""
+
+    category: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ValidationPassed:
     pass
 
@@ -86,7 +95,7 @@ class HumanDecision:
 
 
 Event = (
-    Start | Designed | DesignFailed | ValidationPassed | ValidationFailed | ExecutionStageDone
+    Start | Designed | DesignFailed | DesignDeferred | ValidationPassed | ValidationFailed | ExecutionStageDone
     | ExecutionFinished | ExecutionFailed | Analyzed | HumanDecision
 )
 
@@ -144,7 +153,7 @@ class Transition:
 
 _EXPECTS: dict[Phase, tuple[type, ...]] = {
     Phase.PENDING: (Start,),
-    Phase.DESIGNING: (Designed, DesignFailed),
+    Phase.DESIGNING: (Designed, DesignFailed, DesignDeferred),
     Phase.VALIDATING: (ValidationPassed, ValidationFailed),
     Phase.EXECUTING: (ExecutionStageDone, ExecutionFinished, ExecutionFailed),
     Phase.ANALYZING: (Analyzed,),
@@ -158,6 +167,16 @@ def accepts(phase: Phase, event: Event) -> bool:
     return isinstance(event, _EXPECTS[phase])
 
 
+_MOVES: dict[type, tuple[Phase, type]] = {
+    Start: (Phase.DESIGNING, RequestDesign),
+    Designed: (Phase.VALIDATING, RunValidation),
+    ValidationPassed: (Phase.EXECUTING, RunExecution),
+}
+_FAILED_STAGE: dict[type, Stage] = {
+    DesignFailed: Stage.DESIGN, ValidationFailed: Stage.VALIDATION, ExecutionFailed: Stage.EXECUTION,
+}
+
+
 def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) -> Transition:
     """Advance `state` by one observed `event`; raise `IllegalTransition` if it does not fit.
 
@@ -169,22 +188,19 @@ def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) ->
     if not accepts(state.phase, event):
         raise IllegalTransition(f"{type(event).__name__} is not accepted in phase {state.phase}")
     match event:
-        case Start():
-            return Transition(replace(state, phase=Phase.DESIGNING), (RequestDesign(),))
-        case Designed():
-            return Transition(replace(state, phase=Phase.VALIDATING), (RunValidation(),))
-        case DesignFailed(category, message):
-            return _failed(state, Stage.DESIGN, category, message, limits.design)
-        case ValidationPassed():
-            return Transition(replace(state, phase=Phase.EXECUTING), (RunExecution(),))
-        case ValidationFailed(category, message):
-            return _failed(state, Stage.VALIDATION, category, message, limits.validation)
+        case Start() | Designed() | ValidationPassed():
+            phase, action = _MOVES[type(event)]
+            return Transition(replace(state, phase=phase), (action(),))
+        case DesignFailed(category, message) | ValidationFailed(category, message) \
+                | ExecutionFailed(category, message):
+            stage = _FAILED_STAGE[type(event)]
+            return _failed(state, stage, category, message, limits.of(stage.value))
+        case DesignDeferred():
+            return Transition(state, (RequestDesign(repair=state.last_error, note=state.human_note),))
         case ExecutionStageDone():
             return Transition(state, (RunExecution(),))
         case ExecutionFinished():
             return Transition(replace(state, phase=Phase.ANALYZING, has_results=True), (RunAnalysis(),))
-        case ExecutionFailed(category, message):
-            return _failed(state, Stage.EXECUTION, category, message, limits.execution)
         case Analyzed():
             return _analyzed(state, event)
         case HumanDecision():

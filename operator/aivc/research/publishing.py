@@ -31,7 +31,8 @@ def observations(anchor: str, observed: Iterable[Observation]) -> None:
 def gauges(campaign: str, anchor: str, state: Gauges) -> None:
     metrics.campaign_state(campaign, in_phase={p.value: n for p, n in state.in_phase.items()},
                            waiting=state.waiting_since, since_adoption=state.since_adoption,
-                           last_adoption=state.last_adoption, cost_usd=state.cost_usd)
+                           last_adoption=state.last_adoption, cost_usd=state.cost_usd,
+                           paused=state.paused)
     best = state.best
     m = best.status.metrics if best is not None else None
     if best is not None and m is not None and m.kbps is not None and m.psnr_yuv is not None:
