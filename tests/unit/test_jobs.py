@@ -252,3 +252,24 @@ def test_job_names_are_deterministic_and_fit_a_label_value() -> None:
 @pytest.mark.parametrize(("quantity", "cpus"), [("2", 2), ("1.5", 1), ("500m", 1), ("3000m", 3)])
 def test_cpu_counts_come_from_kubernetes_quantities(quantity: str, cpus: int) -> None:
     assert cpu_count(quantity) == cpus
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+def test_sandbox_pods_pull_their_image_with_the_campaigns_pull_secrets_only(stage: Stage) -> None:
+    sandbox = {**CAMPAIGN["spec"]["sandbox"], "imagePullSecrets": [{"name": "regcred"}]}
+    manifest = job(stage, sandbox=sandbox)
+    pod = manifest["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    kubernetes_validate.validate(manifest, "1.30", strict=True)
+    # the kubelet uses it to pull; no container, volume or variable sees a Secret
+    del pod["imagePullSecrets"]
+    assert "secret" not in yaml.safe_dump(pod).lower()
+
+
+def test_quantities_written_as_numbers_reach_the_pod_as_kubernetes_strings() -> None:
+    sandbox = {**CAMPAIGN["spec"]["sandbox"], "cpu": 2, "workDirSizeLimit": "1.5Gi"}
+    manifest = job(Stage.EXECUTION, sandbox=sandbox)
+    measure = containers(manifest)["measure"]
+    assert measure["resources"]["requests"]["cpu"] == "2"
+    assert f"max_written_bytes={3 << 29}" in containers(manifest)["encode"]["command"]
+    kubernetes_validate.validate(manifest, "1.30", strict=True)

@@ -59,8 +59,20 @@ def validate(doc: Any, kind: str) -> dict[str, Any]:
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ManifestError(f"{_field_path(first)}: {first.message}{more}")
+        raise ManifestError(f"{_field_path(first)}: {_message(first)}{more}")
     return doc
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, in words for a quantity (its pattern says little to a person).
+
+    Other Kubernetes extensions (`x-kubernetes-validations`: CEL rules, checked by the API
+    server only; local mode has no previous version of a Campaign to compare with) are
+    keywords jsonschema does not know, so it ignores them."""
+    if error.schema.get("x-kubernetes-int-or-string") and error.validator in ("pattern", "anyOf"):
+        quote = " (quote a fraction: \"1.5\")" if isinstance(error.instance, float) else ""
+        return f"{error.instance!r} is not a Kubernetes quantity (e.g. 2, 500m, 4Gi; not 4GB){quote}"
+    return str(error.message)
 
 
 # ---- typed views -------------------------------------------------------------------------
@@ -106,6 +118,9 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class SandboxSpec:
+    """Operator only: what sandbox Jobs run and where. Quantities are kept as the strings the
+    pod spec takes (`cpu: 2` in YAML arrives as an integer)."""
+
     image: str
     cpu: str
     memory: str
@@ -115,6 +130,7 @@ class SandboxSpec:
     tolerations: list[dict[str, Any]]
     runtime_class_name: str | None
     work_dir_size_limit: str
+    image_pull_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,10 +187,11 @@ class CampaignSpec:
             seed=s["seed"],
             llm=LLMSpec(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
                         secret.get("key", "api-key")),
-            sandbox=SandboxSpec(sb["image"], sb["cpu"], sb["memory"], sb["gpus"],
+            sandbox=SandboxSpec(sb["image"], str(sb["cpu"]), str(sb["memory"]), sb["gpus"],
                                 sb["gpuResourceName"], dict(sb.get("nodeSelector") or {}),
                                 list(sb.get("tolerations") or []), sb.get("runtimeClassName"),
-                                sb["workDirSizeLimit"]),
+                                str(sb["workDirSizeLimit"]),
+                                tuple(str(s["name"]) for s in sb.get("imagePullSecrets") or ())),
             limits=Limits(**s["retries"]),
             held_out_tolerance=float(ev["heldOutTolerance"]),
             adoption_margin=float(ev["adoptionMargin"]),

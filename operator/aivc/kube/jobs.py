@@ -47,6 +47,7 @@ from enum import StrEnum
 from typing import Any
 
 from aivc.api import API_VERSION
+from aivc.api.quantities import byte_count, cpu_count
 from aivc.api.spec import CampaignSpec
 from aivc.kube.settings import MANAGED_BY, JobSettings
 
@@ -129,23 +130,6 @@ def build_codec_configmap(experiment: dict[str, Any], source: str) -> dict[str, 
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {CODEC_KEY: source}}
 
 
-def cpu_count(quantity: str) -> int:
-    """Whole CPUs in a Kubernetes quantity ("2", "1.5", "500m"), at least one."""
-    text = str(quantity).strip()
-    value = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    return max(1, int(value))
-
-
-def quantity_bytes(quantity: str) -> int:
-    """Bytes in a Kubernetes quantity ("4Gi", "512Mi", "1G", "1000")."""
-    text = str(quantity).strip()
-    for suffix, factor in (("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40),
-                           ("k", 10**3), ("M", 10**6), ("G", 10**9), ("T", 10**12)):
-        if text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * factor)
-    return int(float(text))
-
-
 @dataclass(frozen=True)
 class Measurement:
     """What one Job measures: clips (None: the campaign's and its held-out ones), levels
@@ -179,7 +163,7 @@ def sandbox_commands(stage: Stage, campaign: CampaignSpec, settings: JobSettings
             what += ["--levels", ",".join(str(x) for x in work.levels)]
     sandboxed = ["--limit", f"wall_seconds={limit}",
                  "--limit", f"parallel={cpu_count(campaign.sandbox.cpu)}",
-                 "--limit", f"max_written_bytes={quantity_bytes(campaign.sandbox.work_dir_size_limit)}",
+                 "--limit", f"max_written_bytes={byte_count(campaign.sandbox.work_dir_size_limit)}",
                  "--limit", "pod=true"]
     if _gpu(stage, campaign):
         sandboxed += ["--limit", "gpu=true"]
@@ -314,6 +298,8 @@ def _pod_spec(campaign: CampaignSpec, stage: Stage, configmap: str,
             spec["tolerations"] = list(sb.tolerations)
     if sb.runtime_class_name:
         spec["runtimeClassName"] = sb.runtime_class_name
+    if sb.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in sb.image_pull_secrets]
     return spec
 
 
