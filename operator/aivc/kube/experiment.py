@@ -155,7 +155,8 @@ class ExperimentDriver:
                                          {"status": plan.status_patch}, "status")
         self.doc = ExperimentDoc.parse(body)
         assert self.stages is not None
-        publishing.observations(self.stages.ctx.spec.anchor, plan.observations)
+        publishing.observations(self.stages.ctx.spec.anchor, plan.observations,
+                                namespace=self.namespace)
         for said in plan.observations:
             if isinstance(said, Said):
                 log.info("%s/%s: %s", self.namespace, self.name, said.message)

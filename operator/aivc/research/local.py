@@ -43,6 +43,7 @@ from aivc.api.types import Phase, Reason
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.observe import metrics
+from aivc.observe.metrics import LOCAL_NAMESPACE as LOCAL_NS
 from aivc.research import anchoring, history, publishing
 from aivc.research.campaigning import CampaignPlan, completed, plan_campaign, restarted
 from aivc.research.display import Display, leaderboard
@@ -130,7 +131,7 @@ class LocalDriver:
         self.planner.replay(history.outcomes(experiments))
         self.replayed = {e.name for e in experiments if e.status.finished}
         started = campaign.status.start_time
-        metrics.campaign_started(self.name, self.spec.budget.max_cost_usd,
+        metrics.campaign_started(self.name, self.spec.budget.max_cost_usd, namespace=LOCAL_NS,
                                  started_at=parse_time(started).timestamp() if started else None,
                                  llm_model=self.spec.llm.model if self.spec.planner == "llm" else None)
         self.anchors = anchoring.campaign_anchors(self.spec, self.cache_dir, progress=self.progress)
@@ -144,7 +145,7 @@ class LocalDriver:
             reason = self._loop(lab)
         finally:
             self.display.close()
-            metrics.campaign_stopped(self.name)
+            metrics.campaign_stopped(self.name, namespace=LOCAL_NS)
         return self._summary(reason, time.monotonic() - t0)
 
     def experiments(self) -> list[ExperimentDoc]:
@@ -185,7 +186,7 @@ class LocalDriver:
             plan = plan_campaign(campaign, experiments, now())
             if plan.status_patch:
                 self.store.patch_status("Campaign", self.name, plan.status_patch)
-            publishing.gauges(self.name, self.spec.anchor, plan.gauges)
+            publishing.gauges(self.name, self.spec.anchor, plan.gauges, namespace=LOCAL_NS)
             if plan.create:
                 for sequence in plan.create:
                     self._create(sequence)
@@ -267,7 +268,7 @@ class LocalDriver:
         if plan.spec_patch:
             self.store.patch("Experiment", name, {"spec": plan.spec_patch})
         doc = ExperimentDoc.parse(self.store.patch_status("Experiment", name, plan.status_patch))
-        publishing.observations(self.spec.anchor, plan.observations)
+        publishing.observations(self.spec.anchor, plan.observations, namespace=LOCAL_NS)
         self._tell(name, [o for o in plan.observations if isinstance(o, Said)])
         for action in plan.actions:
             match action:
