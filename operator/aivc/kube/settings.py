@@ -12,8 +12,13 @@ from pathlib import Path
 
 import kopf
 
+from aivc.kube.client import PAGE_SIZE
+
 MANAGED_BY = "aivc"
 """Value of `app.kubernetes.io/managed-by` on every object the operator creates."""
+FINALIZER = "aivc.dev/daemon"
+"""kopf's finalizer on a running Campaign and an in-flight Experiment (its daemons must stop
+before the object goes). Only a running operator removes it: see `aivc.kube.uninstalling`."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,11 @@ class OperatorConfig:
     namespaces: tuple[str, ...] = ()
     """Namespaces to serve; empty means the whole cluster."""
     peering: str | None = "aivc"
-    """kopf peering object that keeps one active operator among replicas; None: standalone."""
+    """kopf peering object through which operators see each other; None: standalone."""
     priority: int = 0
-    """Peering priority: replicas with a lower one pause while a higher one runs."""
+    """Peering priority: an operator pauses while one with a higher priority is alive, and
+    operators of equal priority all pause (kopf's peering is not a hot standby): run one
+    replica, or give each its own priority."""
     metrics_port: int | None = None
     """Serve Prometheus metrics on this port (all interfaces)."""
     liveness: str | None = None
@@ -69,8 +76,9 @@ def configure_kopf(settings: kopf.OperatorSettings, config: OperatorConfig) -> k
     settings.posting.level = logging.WARNING  # our Events tell the story; not every handler run
     settings.posting.reporting_component = "aivc-operator"
     settings.posting.event_name_prefix = "aivc-"
-    settings.persistence.finalizer = "aivc.dev/daemon"
+    settings.persistence.finalizer = FINALIZER
     settings.watching.label_selectors["batch", "jobs"] = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+    settings.watching.chunk_size = PAGE_SIZE  # kopf's initial lists, paginated like ours
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.peering.stealth = True
