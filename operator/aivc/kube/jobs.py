@@ -26,7 +26,8 @@ the sandbox adds what a pod allows (`--limit pod=true`: seccomp, Landlock, rlimi
 namespaces where the runtime permits them). There is no fsGroup: the measuring container
 shares no group with candidate code either, and reads the others' files as world-readable.
 
-Sandbox pods get nothing they do not need: no service-account token, no Secret, no
+Sandbox pods get nothing they do not need: no service-account token, no Secret (an image
+pull secret the campaign names is the kubelet's, for the pull; no container sees it), no
 service links, read-only root file systems, all capabilities dropped, seccomp
 `RuntimeDefault`, `backoffLimit: 0` (retries belong to the phase machine) and an
 `activeDeadlineSeconds` a little above the campaign's time limit. The candidate source comes
