@@ -183,7 +183,7 @@ def test_a_campaign_waits_for_the_commit_and_the_lesson_of_its_last_experiment()
 def test_a_refused_key_pauses_the_campaign_and_an_answer_resumes_it():
     c = campaign(maxExperiments=5, extra={"parallelism": 2})
     held = ExperimentDoc.parse({"metadata": {"name": "c-0001"}, "spec": {"campaign": "c", "sequence": 1},
-                                "status": {"phase": "Designing", "designHold": {
+                                "status": {"phase": "Designing", "hold": {
                                     "category": "auth", "message": "401", "until": START}}})
     plan = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), held], NOW)
     assert plan.create == () and plan.gauges.paused

@@ -101,6 +101,9 @@ WAITING_SINCE = _gauge("aivc_needs_human_since_timestamp_seconds",
                        ["campaign", "experiment"])
 SANDBOX_FAILURES = _counter("aivc_sandbox_failures", "Failed sandbox runs of candidates by category.",
                             ["campaign", "stage", "category"])
+INFRA_FAILURES = _counter("aivc_infra_failures",
+                          "Sandbox Jobs the cluster could not run (never the candidate's failure).",
+                          ["campaign", "stage", "reason"])
 # LLM and budget
 LLM_REQUESTS = _counter("aivc_llm_requests", "Messages API requests by outcome.", ["model", "outcome"])
 LLM_TOKENS = _counter("aivc_llm_tokens", "Tokens by kind (input, output, cache_read, cache_write).",
@@ -176,6 +179,8 @@ def campaign_started(campaign: str, budget_usd: float, *, started_at: float | No
     for stage in SANDBOX_STAGES:
         for category in SANDBOX_CATEGORIES:
             SANDBOX_FAILURES.labels(campaign, stage, category)
+        for reason in INFRA_REASONS:
+            INFRA_FAILURES.labels(campaign, stage, reason)
     if llm_model:
         LLM_COST.labels(llm_model)
         for kind in TOKEN_KINDS:
@@ -259,6 +264,16 @@ def sandbox_failed(campaign: str, stage: str, category: str) -> None:
     """Once per failed sandbox run (not per error record); `stage` validation | execution,
     `category` one of the results' ERROR_CATEGORIES."""
     SANDBOX_FAILURES.labels(campaign, _stage(stage), _one_of(category, SANDBOX_CATEGORIES)).inc()
+
+
+INFRA_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
+                 "CreateContainerError", "Unschedulable", "Evicted", "Preempted", "NodeLost",
+                 "SlowStart", OTHER)
+
+
+def infra_failed(campaign: str, stage: str, reason: str) -> None:
+    """Once per sandbox Job the cluster could not run (`reason` as the cluster named it)."""
+    INFRA_FAILURES.labels(campaign, _stage(stage), _one_of(reason, INFRA_REASONS)).inc()
 
 
 def llm_call(model: str, outcome: str, tokens: dict[str, int], cost_usd: float) -> None:

@@ -11,7 +11,14 @@ from collections.abc import Iterable
 
 from aivc.observe import metrics
 from aivc.research.campaigning import Gauges
-from aivc.research.driving import Finished, Measured, Observation, PhaseChanged, SandboxFailed
+from aivc.research.driving import (
+    Finished,
+    InfraTrouble,
+    Measured,
+    Observation,
+    PhaseChanged,
+    SandboxFailed,
+)
 
 
 def observations(anchor: str, observed: Iterable[Observation]) -> None:
@@ -26,6 +33,8 @@ def observations(anchor: str, observed: Iterable[Observation]) -> None:
                     metrics.measured(campaign, anchor, sequence, m.bd_rate, m.kbps, m.psnr_yuv)
             case Finished(campaign, outcome):
                 metrics.experiment_finished(campaign, outcome.value)
+            case InfraTrouble(campaign, phase, reason):
+                metrics.infra_failed(campaign, phase, reason)
 
 
 def gauges(campaign: str, anchor: str, state: Gauges) -> None:
