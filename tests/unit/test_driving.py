@@ -27,7 +27,7 @@ from aivc.research.driving import (
 from aivc.research.phases import (
     Analyzed,
     CommitVersion,
-    DesignDeferred,
+    Deferred,
     Designed,
     DesignFailed,
     ExecutionFailed,
@@ -260,20 +260,20 @@ def test_a_decision_that_cannot_apply_is_cleared_with_a_warning(d, reason):
 def test_a_refused_key_holds_the_design_without_using_a_retry_or_telling_the_model():
     later = "2026-03-01T12:01:00Z"
     plan = transition(doc("Designing", lastError=ERROR),
-                      Work(DesignDeferred("auth", "401 invalid x-api-key"),
+                      Work(Deferred("auth", "401 invalid x-api-key"),
                            {"hold": Hold("auth", "401 invalid x-api-key", later)}), LIMITS, NOW)
     status = plan.after.status
     assert status.phase is Phase.DESIGNING and status.attempts.design == 0
     assert status.last_error == doc(lastError=ERROR).status.last_error  # no new error for the model
-    assert plan.status_patch["designHold"] == {"category": "auth", "message": "401 invalid x-api-key",
-                                               "until": later}
+    assert plan.status_patch["hold"] == {"category": "auth", "message": "401 invalid x-api-key",
+                                         "until": later, "count": 1}
     assert [o.reason for o in plan.observations if isinstance(o, Said)] == ["PlannerKeyRefused"]
     assert owed(plan.after, NOW) is None and needs_driving(plan.after)
     assert owed(plan.after, NOW + dt.timedelta(minutes=2)) == owed(doc("Designing", lastError=ERROR))
 
 
 def test_an_answer_from_the_planner_clears_the_hold():
-    held_doc = doc("Designing", designHold={"category": "unavailable", "message": "529",
+    held_doc = doc("Designing", hold={"category": "unavailable", "message": "529",
                                             "until": STAMP})
     plan = transition(held_doc, Work(Designed(), {}, {"hypothesis": "h"}), LIMITS, NOW)
-    assert plan.after.status.hold is None and plan.status_patch["designHold"] is None
+    assert plan.after.status.hold is None and plan.status_patch["hold"] is None

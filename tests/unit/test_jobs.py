@@ -161,7 +161,12 @@ def test_gpu_limits_give_a_child_no_address_space_limit_and_the_device_nodes() -
 
 
 def test_deadlines_follow_the_campaign_time_limits() -> None:
-    assert job(Stage.VALIDATION)["spec"]["activeDeadlineSeconds"] == 300 + JobSettings().deadline_margin_seconds
+    settings = JobSettings()
+    assert job(Stage.VALIDATION)["spec"]["activeDeadlineSeconds"] == \
+        300 + settings.deadline_margin_seconds + settings.unschedulable_grace_seconds
+    policy = job(Stage.EXECUTION)["spec"]["podFailurePolicy"]["rules"]
+    assert policy == [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget",
+                                                                "status": "True"}]}]
     steps = containers(job(Stage.EXECUTION))
     for name in (ENCODE, DECODE):
         assert "wall_seconds=1800" in steps[name]["command"] and "parallel=4" in steps[name]["command"]

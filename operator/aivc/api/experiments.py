@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from aivc.api.fields import Json, integer, mapping, number, text
+from aivc.api.fields import Json, compact, integer, mapping, number, text
 from aivc.api.measurements import Metrics
 from aivc.api.meta import Condition, Meta, object_reference
 from aivc.api.types import (
@@ -134,13 +134,19 @@ class LLMCall:
 
 @dataclass(frozen=True)
 class Hold:
-    """A design waiting on the platform, not on the candidate (`status.designHold`): the LLM
-    key refused (`auth`) or the service unavailable (`unavailable`). It uses no design retry
-    and never reaches the model; the design is tried again from `until` on."""
+    """Work waiting on the platform, not on the candidate (`status.hold`): the planner's key
+    refused (`auth`) or its service unavailable (`unavailable`) while designing; the cluster
+    unable to run the sandbox (`infra`: an image that cannot be pulled, no node, eviction,
+    a lost node) while validating or executing. It uses no retry of the candidate's and never
+    reaches the model; the work is tried again from `until` on."""
 
     category: str
     message: str
     until: str
+    reason: str = ""
+    """What the platform said, as a CamelCase word (ImagePullBackOff, Unschedulable, ...)."""
+    count: int = 1
+    """How many times in a row the platform failed this piece of work."""
 
 
 @dataclass(frozen=True)
@@ -278,7 +284,7 @@ STATUS_KEYS = {
     "completion_time": "completionTime", "generation": "generation", "params": "params",
     "cost_usd": "costUSD", "llm_calls": "llmCalls", "jobs": "jobs", "validation": "validation", "execution": "execution",
     "results": "results", "results_source": "resultsSource", "cascade": "cascade",
-    "hold": "designHold", "metrics": "metrics",
+    "hold": "hold", "metrics": "metrics",
     "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson", "learned": "learned",
     "conditions": "conditions", "failed_designs": "failedDesigns",
 }
@@ -324,10 +330,7 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         execution=RunSummary.parse(s.get("execution")),
         results=dict(s["results"]) if isinstance(s.get("results"), Mapping) else None,
         results_source=text(s.get("resultsSource")),
-        hold=Hold(str(mapping(s.get("designHold")).get("category") or ""),
-                  str(mapping(s.get("designHold")).get("message") or ""),
-                  str(mapping(s.get("designHold")).get("until") or ""))
-        if mapping(s.get("designHold")) else None,
+        hold=_hold(mapping(s.get("hold"))),
         cascade=CascadeRecord(tuple(str(x) for x in mapping(s.get("cascade")).get("stages") or []),
                               text(mapping(s.get("cascade")).get("next")),
                               text(mapping(s.get("cascade")).get("stoppedEarly"))),
@@ -368,6 +371,14 @@ def _llm_call(doc: Mapping[str, Any]) -> LLMCall:
                    cost_usd=number(doc.get("costUSD")) or 0.0)
 
 
+def _hold(d: Json) -> Hold | None:
+    if not d:
+        return None
+    return Hold(str(d.get("category") or ""), str(d.get("message") or ""),
+                str(d.get("until") or ""), str(d.get("reason") or ""),
+                integer(d.get("count"), 1) or 1)
+
+
 def _failed_design_json(f: FailedDesign) -> Json:
     return {"hypothesis": f.hypothesis, "sha256": f.sha256,
             "params": dict(f.params) if f.params is not None else None,
@@ -392,7 +403,8 @@ _SERIALIZERS: dict[str, Any] = {
     "params": dict,
     "results": dict,
     "cost_usd": lambda v: round(float(v), 6),
-    "hold": lambda v: {"category": v.category, "message": v.message, "until": v.until},
+    "hold": lambda v: compact({"category": v.category, "message": v.message, "until": v.until,
+                               "reason": v.reason or None, "count": v.count}),
     "llm_calls": lambda v: [{key: getattr(c, name) for name, key in _CALL_KEYS.items()}
                             for c in v] or None,
     "cascade": lambda v: {"stages": list(v.stages), "next": v.next, "stoppedEarly": v.stopped_early}

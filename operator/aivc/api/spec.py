@@ -96,6 +96,8 @@ class Budget:
     max_cost_usd: float
     deadline: str | None
     max_duration_minutes: int | None
+    max_failed: int | None = None
+    max_consecutive_failures: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class CampaignSpec:
     target_bd_rate: float | None
     budget: Budget
     parallelism: int
+    needs_human_holds_slot: bool
     planner: str
     base_codec: str
     seed: int
@@ -182,8 +185,10 @@ class CampaignSpec:
             anchor=s["goal"]["anchor"], anchors=anchors,
             target_bd_rate=s["goal"].get("targetBDRate"),
             budget=Budget(s["budget"]["maxExperiments"], float(s["budget"]["maxCostUSD"]),
-                          s["budget"].get("deadline"), s["budget"].get("maxDurationMinutes")),
-            parallelism=s["parallelism"], planner=s["planner"], base_codec=s["baseCodec"],
+                          s["budget"].get("deadline"), s["budget"].get("maxDurationMinutes"),
+                          s["budget"].get("maxFailedExperiments"),
+                          s["budget"].get("maxConsecutiveFailures")),
+            parallelism=s["parallelism"], needs_human_holds_slot=bool(s["needsHumanHoldsSlot"]), planner=s["planner"], base_codec=s["baseCodec"],
             seed=s["seed"],
             llm=LLMSpec(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
                         secret.get("key", "api-key")),

@@ -91,6 +91,8 @@ class ConditionType(StrEnum):
     STOPPING = "Stopping"
     SPEC_VALID = "SpecValid"
     PLANNER_READY = "PlannerReady"
+    # Experiment: can the cluster run its sandbox Jobs?
+    INFRASTRUCTURE = "Infrastructure"
 
 
 class Reason(StrEnum):
@@ -110,6 +112,7 @@ class Reason(StrEnum):
     RUNNING = "Running"
     COMPLETED = "Completed"
     BUDGET_OR_GOAL = "BudgetOrGoal"
+    FAILURE_BUDGET = "FailureBudget"
     WAITING_FOR_PEOPLE = "WaitingForPeople"
     INVALID_SPEC = "InvalidSpec"
     # Events only
@@ -122,6 +125,8 @@ class Reason(StrEnum):
     PLANNER_KEY_REFUSED = "PlannerKeyRefused"
     PLANNER_UNAVAILABLE = "PlannerUnavailable"
     PLANNER_READY = "PlannerReady"
+    INFRASTRUCTURE = "Infrastructure"
+    SANDBOX_RAN = "SandboxRan"
     BLOCKED = "Blocked"
 
 

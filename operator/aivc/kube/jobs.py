@@ -325,7 +325,15 @@ def build_sandbox_job(experiment: dict[str, Any], campaign: CampaignSpec, stage:
         "apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
         "spec": {
             "backoffLimit": 0,
-            "activeDeadlineSeconds": limit + settings.deadline_margin_seconds,
+            # the candidate's clock starts when its container does (`aivc.kube.infra`): the
+            # deadline leaves room for the scheduling and pulling that precede it
+            "activeDeadlineSeconds": limit + settings.deadline_margin_seconds
+            + settings.unschedulable_grace_seconds,
+            # evictions and preemptions say nothing about the candidate: the Job controller
+            # replaces the pod instead of failing the Job
+            "podFailurePolicy": {"rules": [{"action": "Ignore",
+                                            "onPodConditions": [{"type": "DisruptionTarget",
+                                                                 "status": "True"}]}]},
             "ttlSecondsAfterFinished": settings.ttl_seconds,
             "template": {"metadata": pod_meta,
                          "spec": _pod_spec(campaign, stage, configmap, settings, work)},

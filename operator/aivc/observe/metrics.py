@@ -108,6 +108,9 @@ WAITING_SINCE = _gauge("aivc_needs_human_since_timestamp_seconds",
                        [*CAMPAIGN, "experiment"])
 SANDBOX_FAILURES = _counter("aivc_sandbox_failures", "Failed sandbox runs of candidates by category.",
                             [*CAMPAIGN, "stage", "category"])
+INFRA_FAILURES = _counter("aivc_infra_failures",
+                          "Sandbox Jobs the cluster could not run (never the candidate's failure).",
+                          [*CAMPAIGN, "stage", "reason"])
 # LLM and budget
 LLM_REQUESTS = _counter("aivc_llm_requests", "Messages API requests by outcome.", ["model", "outcome"])
 LLM_TOKENS = _counter("aivc_llm_tokens", "Tokens by kind (input, output, cache_read, cache_write).",
@@ -189,6 +192,8 @@ def campaign_started(campaign: str, budget_usd: float, *, namespace: str,
     for stage in SANDBOX_STAGES:
         for category in SANDBOX_CATEGORIES:
             SANDBOX_FAILURES.labels(*key, stage, category)
+        for reason in INFRA_REASONS:
+            INFRA_FAILURES.labels(*key, stage, reason)
     if llm_model:
         _model_of(key, llm_model)
         LLM_COST.labels(llm_model)
@@ -291,6 +296,16 @@ def sandbox_failed(campaign: str, stage: str, category: str, *, namespace: str) 
     `category` one of the results' ERROR_CATEGORIES."""
     SANDBOX_FAILURES.labels(namespace, campaign, _stage(stage),
                             _one_of(category, SANDBOX_CATEGORIES)).inc()
+
+
+INFRA_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError",
+                 "CreateContainerError", "Unschedulable", "Evicted", "Preempted", "NodeLost",
+                 "SlowStart", OTHER)
+
+
+def infra_failed(campaign: str, stage: str, reason: str, *, namespace: str) -> None:
+    """Once per sandbox Job the cluster could not run (`reason` as the cluster named it)."""
+    INFRA_FAILURES.labels(namespace, campaign, _stage(stage), _one_of(reason, INFRA_REASONS)).inc()
 
 
 def llm_call(model: str, outcome: str, tokens: dict[str, int], cost_usd: float) -> None:

@@ -40,7 +40,7 @@ from aivc.research.analysis import analyze
 from aivc.research.driving import Work
 from aivc.research.phases import (
     Analyzed,
-    DesignDeferred,
+    Deferred,
     Designed,
     DesignFailed,
     ExecutionFailed,
@@ -93,7 +93,7 @@ class Lab:
                 wait = exc.retry_after_s or (AUTH_RETRY_SECONDS if exc.category == AUTH
                                              else UNAVAILABLE_RETRY_SECONDS)
                 until = iso(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait))
-                return Work(DesignDeferred(exc.category, str(exc)),
+                return Work(Deferred(exc.category, str(exc)),
                             {"hold": Hold(exc.category, str(exc)[:500], until),
                              **_booked(exp, exc.calls)})
             return Work(DesignFailed(exc.category, str(exc)), _booked(exp, exc.calls))

@@ -43,9 +43,10 @@ class DesignFailed:
 
 
 @dataclass(frozen=True)
-class DesignDeferred:
-    """The planner could not be reached or its key is refused: the platform's trouble, not
-    the candidate's. The design waits (`status.designHold`) and uses no retry."""
+class Deferred:
+    """The platform could not do the phase's work — the planner unreachable or its key
+    refused, the cluster unable to run the sandbox. Not the candidate's doing: the work
+    waits (`status.hold`) and is tried again, using no retry."""
 
     category: str
     message: str
@@ -95,7 +96,7 @@ class HumanDecision:
 
 
 Event = (
-    Start | Designed | DesignFailed | DesignDeferred | ValidationPassed | ValidationFailed | ExecutionStageDone
+    Start | Designed | DesignFailed | Deferred | ValidationPassed | ValidationFailed | ExecutionStageDone
     | ExecutionFinished | ExecutionFailed | Analyzed | HumanDecision
 )
 
@@ -153,9 +154,9 @@ class Transition:
 
 _EXPECTS: dict[Phase, tuple[type, ...]] = {
     Phase.PENDING: (Start,),
-    Phase.DESIGNING: (Designed, DesignFailed, DesignDeferred),
-    Phase.VALIDATING: (ValidationPassed, ValidationFailed),
-    Phase.EXECUTING: (ExecutionStageDone, ExecutionFinished, ExecutionFailed),
+    Phase.DESIGNING: (Designed, DesignFailed, Deferred),
+    Phase.VALIDATING: (ValidationPassed, ValidationFailed, Deferred),
+    Phase.EXECUTING: (ExecutionStageDone, ExecutionFinished, ExecutionFailed, Deferred),
     Phase.ANALYZING: (Analyzed,),
     Phase.NEEDS_HUMAN: (HumanDecision,),
     Phase.SUCCEEDED: (),
@@ -195,8 +196,9 @@ def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) ->
                 | ExecutionFailed(category, message):
             stage = _FAILED_STAGE[type(event)]
             return _failed(state, stage, category, message, limits.of(stage.value))
-        case DesignDeferred():
-            return Transition(state, (RequestDesign(repair=state.last_error, note=state.human_note),))
+        case Deferred():
+            again = resume_action(state)
+            return Transition(state, (again,) if again is not None else ())
         case ExecutionStageDone():
             return Transition(state, (RunExecution(),))
         case ExecutionFinished():

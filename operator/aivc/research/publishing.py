@@ -13,7 +13,14 @@ from collections.abc import Iterable
 
 from aivc.observe import metrics
 from aivc.research.campaigning import Gauges
-from aivc.research.driving import Finished, Measured, Observation, PhaseChanged, SandboxFailed
+from aivc.research.driving import (
+    Finished,
+    InfraTrouble,
+    Measured,
+    Observation,
+    PhaseChanged,
+    SandboxFailed,
+)
 
 
 def observations(anchor: str, observed: Iterable[Observation], *, namespace: str) -> None:
@@ -29,6 +36,8 @@ def observations(anchor: str, observed: Iterable[Observation], *, namespace: str
                     metrics.measured(campaign, anchor, sequence, m.bd_rate, m.kbps, m.psnr_yuv, **ns)
             case Finished(campaign, outcome):
                 metrics.experiment_finished(campaign, outcome.value, **ns)
+            case InfraTrouble(campaign, phase, reason):
+                metrics.infra_failed(campaign, phase, reason, **ns)
 
 
 def gauges(campaign: str, anchor: str, state: Gauges, *, namespace: str) -> None:

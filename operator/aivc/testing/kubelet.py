@@ -60,9 +60,17 @@ class PodRunner:
         self._seen: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._pods: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._trouble: dict[str, list[str]] = {}
 
     async def run_pod(self, namespace: str, job: dict[str, Any], pod: dict[str, Any]) -> PodResult:
         raise NotImplementedError
+
+    def trouble(self, stage: str, *kinds: str) -> None:
+        """Make the next pods of `stage` meet the cluster's trouble, one kind each, in order:
+        ImagePullBackOff, CreateContainerConfigError, Unschedulable (the pod never runs, until
+        its Job is deleted), Evicted or Preempted (the pod is disrupted and the Job controller
+        replaces it, as podFailurePolicy Ignore asks), NodeLost (the pod fails with its node)."""
+        self._trouble.setdefault(stage, []).extend(kinds)
 
     def hold(self, stage: str) -> None:
         """Keep pods of this stage (`validation`/`execution`) from running until `release`."""
@@ -147,23 +155,61 @@ class PodRunner:
         stage = pod["metadata"]["labels"].get("aivc.dev/stage", "")
         if stage in self._held:
             await self._held[stage].wait()
+        queued = self._trouble.get(stage) or []
+        if queued and await self._troubled(ns, job, pod_name, queued.pop(0)):
+            return
+        started = now()
         with contextlib.suppress(RuntimeError):
             await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod_name}/status",
-                               {"status": {"phase": "Running"}})
+                               {"status": {"phase": "Running", "startTime": started}})
         result = await self.run_pod(ns, job, pod)
         self.api.logs[(ns, pod_name)] = result.log
         self._pods.pop((ns, pod_name), None)
-        await self._finish(ns, name, pod_name, result)
+        await self._finish(ns, name, pod_name, result, started)
 
-    async def _finish(self, ns: str, job: str, pod: str, result: PodResult) -> None:
+    async def _troubled(self, ns: str, job: dict[str, Any], pod: str, kind: str) -> bool:
+        """Play one kind of cluster trouble on this pod; True when the Job is done with."""
+        path = f"/api/v1/namespaces/{ns}/pods/{pod}/status"
+        if kind in ("ImagePullBackOff", "CreateContainerConfigError"):
+            waiting = {"reason": kind, "message": f"{kind} (played by the test kubelet)"}
+            await self.request("PATCH", path, {"status": {"phase": "Pending", "containerStatuses": [
+                {"name": c["name"], "ready": False, "restartCount": 0, "state": {"waiting": waiting}}
+                for c in job["spec"]["template"]["spec"]["containers"]]}})
+            await asyncio.Event().wait()  # until the Job (and its pod) is deleted
+        if kind == "Unschedulable":
+            cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": "0/3 nodes are available: 3 Insufficient example.com/gpu.",
+                    "lastTransitionTime": now()}
+            await self.request("PATCH", path, {"status": {"phase": "Pending", "conditions": [cond]}})
+            await asyncio.Event().wait()
+        if kind in ("Evicted", "Preempted"):
+            why = "EvictionByEvictionAPI" if kind == "Evicted" else "PreemptionByScheduler"
+            cond = {"type": "DisruptionTarget", "status": "True", "reason": why,
+                    "message": f"{kind} (played by the test kubelet)", "lastTransitionTime": now()}
+            await self.request("PATCH", path, {"status": {"phase": "Failed", "conditions": [cond]}})
+            self._pods.pop((ns, pod), None)
+            await self._run_job(job)  # the Job controller replaces a disrupted pod
+            return True
+        if kind == "NodeLost":
+            await self.request("PATCH", path, {"status": {
+                "phase": "Failed", "reason": "NodeLost", "message": "node gpu-1 stopped answering"}})
+            self._pods.pop((ns, pod), None)
+            cond = {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                    "message": "pod failed", "lastTransitionTime": now()}
+            await self._patch_job(ns, job["metadata"]["name"], {
+                "active": None, "failed": 1, "conditions": [cond], "completionTime": now()})
+            return True
+        raise ValueError(f"unknown trouble {kind!r}")
+
+    async def _finish(self, ns: str, job: str, pod: str, result: PodResult, started: str) -> None:
         ok = result.exit_code == 0 and not result.timed_out
         reason = "Completed" if ok else ("DeadlineExceeded" if result.timed_out else "Error")
-        terminated = {"exitCode": result.exit_code, "reason": reason, "finishedAt": now(),
-                      "message": _cut(result.message)}
+        terminated = {"exitCode": result.exit_code, "reason": reason, "startedAt": started,
+                      "finishedAt": now(), "message": _cut(result.message)}
         state = {"terminated": terminated} if result.ran else \
             {"waiting": {"reason": "PodInitializing"}}
         steps = [{"name": name, "ready": False, "restartCount": 0, "state": {"terminated": {
-            "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+            "exitCode": code, "reason": "Completed" if code == 0 else "Error", "startedAt": started,
             "finishedAt": now(), "message": _cut(message)}}} for name, code, message in result.steps]
         with contextlib.suppress(RuntimeError):  # the pod may be gone
             await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod}/status", {"status": {
