@@ -113,7 +113,8 @@ CAMPAIGN_RUNNING = _gauge("aivc_campaign_running", "1 while a campaign is runnin
 CAMPAIGN_START = _gauge("aivc_campaign_start_time_seconds", "Unix time the campaign started.", ["campaign"])
 RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
 
-LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error")
+LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error",
+                "malformed")
 """What `aivc.llm.client` reports per request; anything else is counted as `other`."""
 
 _lock = threading.Lock()
