@@ -14,7 +14,7 @@ from aivc.llm.accounting import PriceBook, TokenUsage
 from aivc.llm.client import AnthropicClient
 from aivc.llm.retrying import RetryPolicy
 from aivc.research.llm_planner import LLMPlanner
-from aivc.research.phases import Designed, DesignFailed, RequestDesign
+from aivc.research.phases import Designed, DesignFailed, Failure, RequestDesign
 from aivc.research.planning import AUTH, UNAVAILABLE, Outcome, PlannerError
 from aivc.settings import LLMSettings
 from tests.fakes import lab_history
@@ -176,3 +176,20 @@ def test_the_lesson_is_drawn_from_the_diff_and_rd_tables_the_lab_loads(server, m
     prompt = server.requests[0].text()
     assert "-Q = 30" in prompt and "+Q = 20" in prompt
     assert "      0        812.5     41.25 |          762.5     41.25" in prompt
+
+
+def test_a_repair_edits_the_failed_source_and_keeps_the_parent_it_started_from(server, make_lab):
+    lab = make_lab()
+    broken = lab_history.V0.replace("return b'v0'", "return bytes(missing)")
+    lab.store.patch("Experiment", "lab-0004", {"spec": {"parentVersion": "v0", "hypothesis": "h",
+                                                        "codec": {"sha256": "s4"}}})
+    lab.store.put_source("lab-0004", broken)
+    failure = Failure("validation", "crash", "NameError: name 'missing' is not defined")
+    server.push(tool_use("propose_codec", edit("bytes(missing)", "b'fixed'")))
+    exps = experiments(lab.store)
+    work = lab.design(exps[-1], RequestDesign(repair=failure), exps)
+    assert isinstance(work.event, Designed) and work.spec["parent_version"] == "v0"
+    assert lab.store.get_source("lab-0004") == broken.replace("bytes(missing)", "b'fixed'")
+    text = server.requests[0].text()
+    assert "## Parent codec: v0" in text and "NameError: name 'missing'" in text
+    assert [c.role for c in work.status["llm_calls"]] == ["repair"]

@@ -15,7 +15,17 @@ from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Failure
 from aivc.research.planning import AUTH, UNAVAILABLE, DesignRequest, PlannerError
 from aivc.settings import LLMSettings
-from tests.fakes.llm_script import BASE, MODEL, USAGE, ScriptedClient, edit, reply, request, spec
+from tests.fakes.llm_script import (
+    BASE,
+    MODEL,
+    PARENTS,
+    USAGE,
+    ScriptedClient,
+    edit,
+    reply,
+    request,
+    spec,
+)
 
 
 def planner(client: ScriptedClient, review_every: int = 0, **llm) -> LLMPlanner:
@@ -137,9 +147,9 @@ def test_a_repair_edits_the_failed_source_keeps_the_parent_and_shows_the_error()
     p.propose(request(seq=7))
     fixed = p.propose(request(seq=7, repair=Failure("validation", "crash",
                                                     "NameError: name 'undefined_name' is not defined"),
-                              failed_source=failed, previous_parent=3))
+                              failed_source=failed, previous_parent=PARENTS[1]))
     assert fixed.source == failed.replace("return undefined_name", "return b'x'")
-    assert fixed.parent_version == 3 and fixed.calls[0].role == "repair"
+    assert fixed.parent_version == 1 and fixed.calls[0].role == "repair"  # kept, not the elite
     text = client.prompt()
     assert "NameError: name 'undefined_name' is not defined" in text
     assert "return undefined_name" in text and "during validation" in text

@@ -47,7 +47,15 @@ from aivc.research.phases import (
     ValidationFailed,
     ValidationPassed,
 )
-from aivc.research.planning import DesignRequest, Lesson, Outcome, Planner, PlannerError, Proposal
+from aivc.research.planning import (
+    DesignRequest,
+    Lesson,
+    Outcome,
+    ParentCodec,
+    Planner,
+    PlannerError,
+    Proposal,
+)
 from aivc.store.base import ExperimentStore
 from aivc.store.local import LocalStore
 
@@ -123,8 +131,16 @@ class Lab:
                                local=isinstance(self.store, LocalStore)),
             programs=archive.recent_failures(done, self.store.get_source),
             known=self._known(exp, experiments),
-            previous_parent=parse_version(exp.spec.parent_version) if action.repair else None,
+            previous_parent=self._previous_parent(exp, done, results) if action.repair else None,
             mistakes=tuple(f.error for f in exp.status.failed_designs if f.error is not None))
+
+    def _previous_parent(self, exp: ExperimentDoc, done: Sequence[ExperimentDoc],
+                         results: Callable[[str], EvaluationResult | None]) -> ParentCodec | None:
+        """The adopted version the failed candidate was built on, with its source."""
+        version = parse_version(exp.spec.parent_version)
+        parent = next((e for e in archive.adopted(done) if e.status.version == version), None)
+        source = self.store.get_source(parent.name) if parent is not None else None
+        return None if parent is None or source is None else archive.to_parent(parent, source, results(parent.name))
 
     def _result(self, exp: ExperimentDoc) -> EvaluationResult | None:
         """The results the status carries (operator), else those in the store (local mode)."""

@@ -67,7 +67,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ANALYSIS_MAX_TOKENS = 4096
-"""Room for a lesson or a review, and for the thinking of models that think by default."""
+"""Room for a lesson or a review."""
+THINKING_MAX_TOKENS = 16000
+"""The least any call gets on a model that thinks by default (those that refuse a forced
+tool), so its thinking does not cut every answer off first."""
 EXPLORE_DESIGNS = 2
 """Designs after an off-track review that explore (beyond those already in flight)."""
 MEASURED = (Verdict.ADOPTED, Verdict.REJECTED)
@@ -148,8 +151,10 @@ class LLMPlanner:
                            if model_key(m) == model_key(model)), None)
         ceiling = (configured.max_output if configured and configured.max_output else None) \
             or (known.max_output if known else max_tokens)
-        return Ask(role, tool, model, min(max_tokens, ceiling), max(ceiling, 1),
-                   forced=known.forced_tool_choice if known else False)
+        forced = known.forced_tool_choice if known else False
+        if not forced:
+            max_tokens = max(max_tokens, THINKING_MAX_TOKENS)
+        return Ask(role, tool, model, min(max_tokens, ceiling), max(ceiling, 1), forced=forced)
 
     def _ask(self, ask: Ask, content: list[dict[str, Any]], parse: Callable[[Any], T],
              book: CallBook) -> T:
@@ -218,9 +223,8 @@ class LLMPlanner:
                 raise PlannerError(f"no parent codec to start from ({exc})", "planner") from None
             return base, "the campaign's base codec (no version is adopted yet)"
         if request.repair is not None and request.previous_parent is not None:
-            kept = next((p for p in request.parents if p.version == request.previous_parent), None)
-            if kept is not None:
-                return kept, f"v{kept.version}, the parent of the attempt that failed"
+            kept = request.previous_parent
+            return kept, f"v{kept.version}, the parent of the attempt that failed"
         choice = evolution.choose_parent(request.parents, request.history or self._outcomes,
                                          seed=request.seed, sequence=request.sequence,
                                          explore=self._exploring(request.sequence))

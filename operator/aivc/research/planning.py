@@ -82,8 +82,8 @@ class DesignRequest:
     """Other programs worth reading, with code: the best, a diverse elite, recent failures."""
     known: tuple[KnownProgram, ...] = ()
     """Fingerprints of every program designed in this campaign so far (this one excluded)."""
-    previous_parent: int | None = None
-    """The version the failed candidate started from (a repair keeps it)."""
+    previous_parent: ParentCodec | None = None
+    """The version the failed candidate started from (a repair keeps it, elite or not)."""
     mistakes: tuple[Failure, ...] = ()
     """Earlier failed designs of this experiment (the model's mistakes, oldest first)."""
 
