@@ -104,3 +104,11 @@ def test_a_parent_larger_than_the_budget_is_still_sent_whole():
     client, text = design_prompt(parents=(big,), llm={"promptBudgetTokens": 8000})
     assert big.source.strip() in text
     assert "## Other programs" in text and "(none shown)" in text
+
+
+def test_a_candidate_found_to_repeat_earlier_bitstreams_is_designed_anew_not_repaired():
+    client, _ = design_prompt(repair=Failure("validation", "duplicate", "identical bitstreams to lab-0007"),
+                              failed_source=BASE.replace("STEP = 8", "STEP = 9"))
+    task = client.prompt()
+    assert "propose the next candidate" in task and "repair the candidate" not in task
+    assert "failed in validation (duplicate): identical bitstreams to lab-0007" in task

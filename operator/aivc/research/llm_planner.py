@@ -209,11 +209,12 @@ class LLMPlanner:
 
     @staticmethod
     def _repairing(request: DesignRequest) -> bool:
-        """A candidate failed in the sandbox through its own fault: fix that source."""
+        """A candidate failed in the sandbox through its own fault: fix that source. (One
+        that only repeated a program — e.g. identical bitstreams — needs a new idea instead.)"""
         failure = request.repair
         return (failure is not None and bool(request.failed_source)
                 and failure.stage in ("validation", "execution")
-                and failure.category in prompting.MODEL_MISTAKES)
+                and failure.category in prompting.MODEL_MISTAKES and failure.category != "duplicate")
 
     def _parent(self, request: DesignRequest) -> tuple[ParentCodec, str]:
         if not request.parents:
