@@ -119,7 +119,8 @@ CAMPAIGN_PAUSED = _gauge("aivc_campaign_paused",
 CAMPAIGN_START = _gauge("aivc_campaign_start_time_seconds", "Unix time the campaign started.", ["campaign"])
 RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
 
-LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error")
+LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error",
+                "malformed")
 """What `aivc.llm.client` reports per request; anything else is counted as `other`."""
 
 _lock = threading.Lock()
