@@ -1,8 +1,11 @@
 """Programs already tried are recognised: the same code however it is formatted or commented,
-and (once the sandbox records bitstream hashes) the same bits from different code."""
+and the same bits on the validation clip from different code."""
 
 from __future__ import annotations
 
+import json
+
+from aivc.evaluate.results import EvaluationResult, LevelResult
 from aivc.research.duplicates import find_duplicate, fingerprint, same_bitstreams
 
 CODE = '''"""A codec."""
@@ -40,11 +43,23 @@ def test_find_duplicate_names_the_first_known_program_it_repeats():
     assert find_duplicate("X = 2\n", known) is None
 
 
-def test_identical_bitstreams_on_every_level_make_a_duplicate_and_a_partial_record_does_not():
-    mine = {("carphone:8", 0): "aa", ("carphone:8", 1): "bb"}
-    earlier = [("c-0001", {("carphone:8", 0): "aa", ("carphone:8", 1): "cc"}),
-               ("c-0002", {("carphone:8", 0): "aa"}),
-               ("c-0003", {("carphone:8", 0): "aa", ("carphone:8", 1): "bb", ("bikes", 0): "dd"})]
-    assert same_bitstreams(mine, earlier) == "c-0003"
-    assert same_bitstreams(mine, earlier[:2]) is None
-    assert same_bitstreams({}, earlier) is None
+def test_an_equal_validation_digest_names_the_first_earlier_experiment_and_none_matches_nothing():
+    earlier = [("c-0001", "aa"), ("c-0002", None), ("c-0003", "bb"), ("c-0004", "bb")]
+    assert same_bitstreams("bb", earlier) == "c-0003"
+    assert same_bitstreams("cc", earlier) is None
+    assert same_bitstreams(None, earlier) is None and same_bitstreams("", [("c-0002", "")]) is None
+
+
+def _result(*shas: str) -> EvaluationResult:
+    levels = [LevelResult(clip="clip", level=i, frames=4, bytes=10, kbps=1.0, psnr_y=30.0,
+                          psnr_u=30.0, psnr_v=30.0, psnr_yuv=30.0, ssim_y=0.9, encode_seconds=0.0,
+                          decode_seconds=0.0, bitstream_sha256=sha) for i, sha in enumerate(shas)]
+    return EvaluationResult(mode="validate", codec_sha256="c", levels=levels)
+
+
+def test_the_digest_covers_every_level_and_is_withheld_when_one_lacks_its_hash():
+    assert _result("a", "b").bitstreams_digest() == _result("a", "b").bitstreams_digest() != ""
+    assert _result("a", "b").bitstreams_digest() != _result("a", "c").bitstreams_digest()
+    assert _result("a", "").bitstreams_digest() == "" and _result().bitstreams_digest() == ""
+    summary = json.loads(_result("a", "b").summary())
+    assert summary["bits"] == _result("a", "b").bitstreams_digest()[:32]

@@ -8,10 +8,11 @@ already measured teaches nothing. Two checks, at two moments:
   expressions removed) — so a re-indented copy of v0 is recognised as v0. The LLM planner
   checks every proposal against the campaign's known fingerprints and asks the model again
   when it proposes one (see `aivc.research.llm_planner`).
-- After validation, `same_bitstreams` compares the bitstreams a candidate wrote with those
-  of earlier experiments (SHA-256 per clip and level): different code that encodes to
-  identical bits is the same codec on that clip. The driver core calls it once the sandbox
-  records `bitstream_sha256` per level.
+- After validation, `same_bitstreams` compares the bitstreams a candidate wrote on the
+  validation clip with those of earlier experiments (one digest over the SHA-256 of every
+  level's bitstream, `status.validation.bitstreams`): different code that encodes to
+  identical bits is the same codec there. Both drivers call it through
+  `Lab.unless_repeated`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping
-
-LevelKey = tuple[str, int]
-"""(clip, level)."""
+from collections.abc import Iterable
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -53,19 +51,11 @@ def find_duplicate(source: str, known: Iterable[tuple[str, str]]) -> str | None:
     return next((label for fp, label in known if fp == mine), None)
 
 
-def same_bitstreams(candidate: Mapping[LevelKey, str],
-                    earlier: Iterable[tuple[str, Mapping[LevelKey, str]]]) -> str | None:
-    """The name of the first earlier experiment whose bitstreams equal the candidate's on
-    every (clip, level) the candidate wrote, or None.
-
-    `candidate` maps (clip, level) to the SHA-256 of the bitstream the candidate wrote (for
-    example on the validation clip); `earlier` yields (experiment name, the same mapping).
-    An earlier experiment is only a match when it wrote every one of those bitstreams too:
-    a partial record proves nothing. An empty `candidate` matches nothing.
-    """
+def same_bitstreams(candidate: str | None,
+                    earlier: Iterable[tuple[str, str | None]]) -> str | None:
+    """The name of the first earlier experiment whose validation bitstreams digest
+    (`EvaluationResult.bitstreams_digest`) equals the candidate's, or None. A missing
+    digest (a validation that wrote nothing, or an older record) matches nothing."""
     if not candidate:
         return None
-    for name, hashes in earlier:
-        if all(hashes.get(key) == sha for key, sha in candidate.items()):
-            return name
-    return None
+    return next((name for name, digest in earlier if digest == candidate), None)

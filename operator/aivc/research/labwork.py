@@ -200,16 +200,40 @@ class Lab:
 
     # ---- sandbox -----------------------------------------------------------------------
 
-    def validate(self, exp: ExperimentDoc) -> Work:
+    def validate(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Work:
         from aivc.sandbox import validate_codec
 
         result = validate_codec(self._source_path(exp), **self._limits(self.spec.validation_timeout_s))
         result = _within(result, self.spec.validation_timeout_s, "validationTimeoutSeconds")
-        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2))}
+        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2),
+                                            result.bitstreams_digest()[:32] or None)}
         err = result.first_error()
         if err is not None:
             return Work(ValidationFailed(err.category, err.describe()), summary)
-        return Work(ValidationPassed(), summary)
+        return self.unless_repeated(exp, Work(ValidationPassed(), summary), experiments)
+
+    def unless_repeated(self, exp: ExperimentDoc, work: Work,
+                        experiments: Sequence[ExperimentDoc]) -> Work:
+        """A passed validation whose bitstreams equal an earlier experiment's is a
+        `duplicate`: the LLM is told and designs anew, nothing is evaluated twice.
+
+        Only for the LLM planner: the search planner's parameters often change nothing on
+        the 4-frame validation clip (search range, GOP) yet do on the real clips, and it
+        never proposes the same parameters twice anyway.
+        """
+        report = work.status.get("validation")
+        if self.spec.planner != "llm" or not isinstance(work.event, ValidationPassed) \
+                or not isinstance(report, RunSummary) or not report.bitstreams:
+            return work
+        earlier = ((e.name, e.status.validation.bitstreams)
+                   for e in sorted(experiments, key=lambda e: e.sequence)
+                   if e.name != exp.name and e.status.validation is not None)
+        same = duplicates.same_bitstreams(report.bitstreams, earlier)
+        if same is None:
+            return work
+        return Work(ValidationFailed("duplicate", f"identical bitstreams to {same} on the "
+                                     "validation clip: the same codec, already measured"),
+                    work.status)
 
     def stage_now(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> cascade.Stage:
         """The cascade stage an experiment in Executing runs next."""
