@@ -74,7 +74,7 @@ def test_no_counter_or_histogram_carries_an_experiment_name() -> None:
 
 
 def test_a_started_campaign_exports_every_series_the_boards_read_at_zero(campaign: str) -> None:
-    metrics.campaign_started(campaign, 25.0, started_at=1_700_000_000.0, llm_model="claude-x", namespace=NS)
+    metrics.campaign_started(campaign, 25.0, started_at=1_700_000_000.0, llm_models=("claude-x",), namespace=NS)
     assert value("aivc_campaign_running", campaign=campaign) == 1
     assert value("aivc_campaign_budget_usd", campaign=campaign) == 25
     assert value("aivc_campaign_start_time_seconds", campaign=campaign) == 1_700_000_000
@@ -203,12 +203,15 @@ def test_every_per_campaign_series_carries_the_campaign_namespace() -> None:
     assert metrics.LOCAL_NAMESPACE == "local"
 
 
-def test_an_llm_campaign_is_tied_to_its_model_and_an_edited_model_replaces_it(campaign: str) -> None:
-    metrics.campaign_started(campaign, 5.0, namespace=NS, llm_model="model-a")
+def test_an_llm_campaign_is_tied_to_its_models_and_an_edited_model_replaces_one(campaign: str) -> None:
+    metrics.campaign_started(campaign, 5.0, namespace=NS, llm_models=("model-a", "model-cheap"))
     assert value("aivc_campaign_model_info", campaign=campaign, model="model-a") == 1
-    metrics.campaign_started(campaign, 5.0, namespace=NS, llm_model="model-b")
+    assert value("aivc_campaign_model_info", campaign=campaign, model="model-cheap") == 1
+    assert value("aivc_llm_cost_usd_total", model="model-cheap") == 0
+    metrics.campaign_started(campaign, 5.0, namespace=NS, llm_models=("model-b", "model-cheap"))
     assert value("aivc_campaign_model_info", campaign=campaign, model="model-a") is None
     assert value("aivc_campaign_model_info", campaign=campaign, model="model-b") == 1
+    assert value("aivc_campaign_model_info", campaign=campaign, model="model-cheap") == 1
     metrics.campaign_started(campaign + "-search", 5.0, namespace=NS)
     assert not [s for m in metrics.CAMPAIGN_MODEL.collect() for s in m.samples
                 if s.labels["campaign"] == campaign + "-search"]

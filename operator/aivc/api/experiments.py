@@ -105,14 +105,24 @@ class RunSummary:
 
     ok: bool
     wall_seconds: float | None = None
+    bitstreams: str | None = None
+    """Validation only: digest of the bitstreams written on the validation clip
+    (`EvaluationResult.bitstreams_digest`, 32 hex digits), for spotting repeats."""
 
     @classmethod
     def parse(cls, doc: Any) -> RunSummary | None:
         d = mapping(doc)
-        return None if not d else cls(bool(d.get("ok")), number(d.get("wallSeconds")))
+        if not d:
+            return None
+        bits = d.get("bitstreams")
+        return cls(bool(d.get("ok")), number(d.get("wallSeconds")),
+                   bits if isinstance(bits, str) and bits else None)
 
     def to_json(self) -> Json:
-        return {"ok": self.ok, "wallSeconds": self.wall_seconds}
+        out: Json = {"ok": self.ok, "wallSeconds": self.wall_seconds}
+        if self.bitstreams:
+            out["bitstreams"] = self.bitstreams
+        return out
 
 
 @dataclass(frozen=True)

@@ -101,12 +101,56 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class ModelPrice:
+    """US dollars per million tokens of a model the Campaign prices itself (`spec.llm.prices`)."""
+
+    input: float
+    output: float
+    cache_write: float | None = None
+    """None: 1.25x the input price."""
+    cache_read: float | None = None
+    """None: 0.1x the input price."""
+    max_output: int | None = None
+
+
+LLM_ROLES = ("design", "analysis", "review")
+
+
+@dataclass(frozen=True)
 class LLMSpec:
     model: str
     max_tokens: int
     review_every: int
     secret_name: str | None
     secret_key: str
+    models: dict[str, str] = field(default_factory=dict)
+    """Role (design, analysis, review) → model, for the roles that do not use `model`."""
+    prices: dict[str, ModelPrice] = field(default_factory=dict)
+    prompt_budget_tokens: int = 60_000
+
+    def model_for(self, role: str) -> str:
+        """The model of a role; `repair` is a design."""
+        return self.models.get("design" if role == "repair" else role) or self.model
+
+    def models_in_use(self) -> tuple[str, ...]:
+        """Every model a role writes with (design first), each once."""
+        return tuple(dict.fromkeys(self.model_for(r) for r in ("design", "analysis", "review")))
+
+    @classmethod
+    def parse(cls, llm: dict[str, Any]) -> LLMSpec:
+        secret = llm.get("apiKeySecret") or {}
+        prices = {str(m): ModelPrice(float(p["inputPerMTok"]), float(p["outputPerMTok"]),
+                                     _float(p.get("cacheWritePerMTok")),
+                                     _float(p.get("cacheReadPerMTok")), p.get("maxOutputTokens"))
+                  for m, p in (llm.get("prices") or {}).items()}
+        return cls(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
+                   secret.get("key", "api-key"),
+                   models={r: str(m) for r, m in (llm.get("models") or {}).items() if m},
+                   prices=prices, prompt_budget_tokens=int(llm["promptBudgetTokens"]))
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -176,8 +220,7 @@ class CampaignSpec:
             raise ManifestError("metadata.name: a Campaign needs a name")
         s = doc["spec"]
         _check_deadline(s["budget"].get("deadline"))
-        ev, llm, sb, git = s["evaluation"], s["llm"], s["sandbox"], s["git"]
-        secret = llm.get("apiKeySecret") or {}
+        ev, sb, git = s["evaluation"], s["sandbox"], s["git"]
         anchors = tuple(dict.fromkeys([s["goal"]["anchor"], *ev["anchors"]]))
         return cls(
             name=str(meta["name"]), namespace=str(meta.get("namespace") or "default"),
@@ -190,8 +233,7 @@ class CampaignSpec:
                           s["budget"].get("maxConsecutiveFailures")),
             parallelism=s["parallelism"], needs_human_holds_slot=bool(s["needsHumanHoldsSlot"]), planner=s["planner"], base_codec=s["baseCodec"],
             seed=s["seed"],
-            llm=LLMSpec(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
-                        secret.get("key", "api-key")),
+            llm=LLMSpec.parse(s["llm"]),
             sandbox=SandboxSpec(sb["image"], str(sb["cpu"]), str(sb["memory"]), sb["gpus"],
                                 sb["gpuResourceName"], dict(sb.get("nodeSelector") or {}),
                                 list(sb.get("tolerations") or []), sb.get("runtimeClassName"),

@@ -11,6 +11,7 @@ Error categories: `import`, `contract`, `timeout`, `memory`, `crash`, `mismatch`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +52,9 @@ class LevelResult:
     """The part of `decode_seconds` spent importing."""
     redecoded: bool = False
     """Decoded twice, in two fresh processes, with identical planes (the determinism check)."""
+    bitstream_sha256: str = ""
+    """SHA-256 of the bitstream file, so a candidate that writes the very bits an earlier one
+    wrote is recognised (`EvaluationResult.bitstreams_digest`)."""
 
 
 @dataclass
@@ -166,6 +170,14 @@ class EvaluationResult:
     def from_json(cls, text: str) -> EvaluationResult:
         return cls.from_dict(json.loads(text))
 
+    def bitstreams_digest(self) -> str:
+        """One SHA-256 over every (clip, level, bitstream SHA-256) measured, or "" when there
+        is none or one level lacks its hash: equal digests mean identical bitstreams."""
+        if not self.levels or any(not r.bitstream_sha256 for r in self.levels):
+            return ""
+        lines = sorted(f"{r.clip}\t{r.level}\t{r.bitstream_sha256}" for r in self.levels)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
     def summary(self) -> str:
         """A compact JSON under 4 KiB: the clips, and per clip and level the rate and every
         quality the score needs (so a lost pod log still leaves a scorable result); the first
@@ -178,6 +190,7 @@ class EvaluationResult:
         doc: dict[str, Any] = {
             "schema": self.schema, "mode": self.mode, "ok": self.ok,
             "sha": self.codec_sha256[:16],
+            "bits": self.bitstreams_digest()[:32],
             "clips": [[c.name, c.width, c.height, c.frames, round(c.fps, 4)] for c in self.clips],
             "rows": rows,
             "error": None if err is None else {

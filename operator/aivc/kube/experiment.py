@@ -181,14 +181,15 @@ class ExperimentDriver:
         """
         assert self.stages is not None
         ctx = self.stages.ctx
-        outcome = history.outcome_of(self.doc)
-        if outcome is None:
+        if history.outcome_of(self.doc) is None:
             return
+        experiments = await self.stages.experiments()
         if ctx.planner is None:
-            others = [e for e in await self.stages.experiments() if e.name != self.name]
-            await self.memo.planner(ctx, others)
+            await self.memo.planner(ctx, [e for e in experiments if e.name != self.name])
+        lab = await self.stages.lab(experiments)
+        outcome = await asyncio.to_thread(lab.outcome_of, self.doc, experiments)
         lesson = None
-        if ctx.planner is not None and self.name not in ctx.replayed:
+        if outcome is not None and ctx.planner is not None and self.name not in ctx.replayed:
             async with ctx.design_lock:
                 lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
             ctx.replayed.add(self.name)

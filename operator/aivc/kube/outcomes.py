@@ -182,7 +182,9 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
         return Finished(_failed(stage, "crash", f"the sandbox measured candidate {sha}, "
                                 f"not the designed {expected_sha[:16]}"), source="none")
     wall = summary.get("wall")
-    report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None)
+    bits = summary.get("bits")
+    report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None,
+                        bits if stage is Stage.VALIDATION and isinstance(bits, str) and bits else None)
     error = _error(summary.get("error"))
     if stage is Stage.VALIDATION:
         if not summary["ok"]:

@@ -62,6 +62,10 @@ class Stages:
                    await self.memo.anchors(self.ctx) if anchors else {},
                    self.memo.settings.paths.cache_dir)
 
+    async def lab(self, experiments: list[ExperimentDoc]) -> Lab:
+        """The lab without anchors (enough to draw a lesson's evidence)."""
+        return await self._lab(experiments, anchors=False)
+
     async def experiments(self) -> list[ExperimentDoc]:
         """The campaign's experiments, fresh from the API (decisions must not see stale ones)."""
         docs = await self.store.list("Experiment", campaign=self.ctx.name)
@@ -71,7 +75,7 @@ class Stages:
 
     async def design(self, exp: ExperimentDoc, action: RequestDesign) -> Work:
         experiments = await self.experiments()
-        lab = await self._lab(experiments, anchors=False)
+        lab = await self._lab(experiments, anchors=True)  # the prompt shows the anchors' curves
         async with self.ctx.design_lock:
             work = await asyncio.to_thread(lab.design, exp, action, experiments)
         codec = work.spec.get("codec")
@@ -147,6 +151,10 @@ class Stages:
         done = outcomes.finished(stage, job, pod, log, sha)
         fields = {**done.status, "jobs": {**exp.status.jobs, stage.value: name}}
         results = done.status.get("results")
+        if stage is jobs.Stage.VALIDATION:
+            experiments = await self.experiments()
+            lab = await self._lab(experiments, anchors=False)
+            return lab.unless_repeated(exp, Work(done.event, fields), experiments)
         if step is None or results is None:
             return Work(done.event, fields)
         lab = await self._lab(experiments, anchors=True)

@@ -23,6 +23,14 @@ MAX_LESSON_CHARS = 300
 class ToolInputError(ValueError):
     """A tool call that cannot be used as given; the message tells the model what to fix."""
 
+    category = "planner"
+
+
+class DuplicateProgram(ToolInputError):
+    """A proposal that is a program already designed in this campaign."""
+
+    category = "duplicate"
+
 
 PROPOSE_CODEC: dict[str, Any] = {
     "name": "propose_codec",

@@ -129,7 +129,8 @@ CAMPAIGN_MODEL = _gauge("aivc_campaign_model_info",
                         "LLM series to campaigns.", [*CAMPAIGN, "model"])
 RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
 
-LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error")
+LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error",
+                "malformed")
 """What `aivc.llm.client` reports per request; anything else is counted as `other`."""
 
 _lock = threading.Lock()
@@ -167,14 +168,15 @@ def serve(port: int, addr: str = "127.0.0.1", *, driver: str = "local") -> None:
 
 
 def campaign_started(campaign: str, budget_usd: float, *, namespace: str,
-                     started_at: float | None = None, llm_model: str | None = None) -> None:
+                     started_at: float | None = None, llm_models: Sequence[str] = ()) -> None:
     """Create every campaign series at zero so dashboards and alerts never see gaps.
 
     `namespace` is the Campaign's (`LOCAL_NAMESPACE` in local mode). `started_at` (Unix
     time) lets a resumed campaign keep its original start, which the CampaignStalled alert
-    counts hours from until the first adoption. `llm_model` creates the LLM series at zero
-    too, so cost and token panels read 0 rather than "No data", and ties the campaign to
-    its model (`aivc_campaign_model_info`): the LLM series are per model, not per campaign.
+    counts hours from until the first adoption. `llm_models` (every role's model) creates
+    the LLM series at zero too, so cost and token panels read 0 rather than "No data", and
+    ties the campaign to its models (`aivc_campaign_model_info`): the LLM series are per
+    model, not per campaign.
     """
     key = (namespace, campaign)
     CAMPAIGN_RUNNING.labels(*key).set(1)
@@ -194,24 +196,26 @@ def campaign_started(campaign: str, budget_usd: float, *, namespace: str,
             SANDBOX_FAILURES.labels(*key, stage, category)
         for reason in INFRA_REASONS:
             INFRA_FAILURES.labels(*key, stage, reason)
-    if llm_model:
-        _model_of(key, llm_model)
-        LLM_COST.labels(llm_model)
+    _models_of(key, llm_models)
+    for model in llm_models:
+        LLM_COST.labels(model)
         for kind in TOKEN_KINDS:
-            LLM_TOKENS.labels(llm_model, kind)
+            LLM_TOKENS.labels(model, kind)
         for outcome in LLM_OUTCOMES:
-            LLM_REQUESTS.labels(llm_model, outcome)
+            LLM_REQUESTS.labels(model, outcome)
 
 
-def _model_of(key: tuple[str, str], model: str) -> None:
-    """One model series per campaign: an edited `spec.llm.model` replaces the old one."""
+def _models_of(key: tuple[str, str], models: Sequence[str]) -> None:
+    """A model series per model the campaign uses: an edited `spec.llm` replaces the old."""
     with _lock:
         for metric in CAMPAIGN_MODEL.collect():
             for sample in metric.samples:
                 labels = sample.labels
-                if (labels["campaign_namespace"], labels["campaign"]) == key and labels["model"] != model:
+                if (labels["campaign_namespace"], labels["campaign"]) == key \
+                        and labels["model"] not in models:
                     CAMPAIGN_MODEL.remove(*key, labels["model"])
-        CAMPAIGN_MODEL.labels(*key, model).set(1)
+        for model in models:
+            CAMPAIGN_MODEL.labels(*key, model).set(1)
 
 
 def campaign_stopped(campaign: str, *, namespace: str) -> None:

@@ -27,17 +27,20 @@ from aivc.api.documents import (
     Hold,
     LLMCall,
     RunSummary,
+    parse_version,
     version_name,
 )
 from aivc.api.spec import CampaignSpec
 from aivc.api.times import iso
+from aivc.api.types import Verdict
 from aivc.codec import reference, space
 from aivc.errors import AivcError
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.results import ErrorRecord, EvaluationResult
-from aivc.research import archive, cascade, history
+from aivc.research import archive, cascade, duplicates, evidence, history
 from aivc.research.analysis import analyze
 from aivc.research.driving import Work
+from aivc.research.evidence import ChangeEvidence, KnownProgram
 from aivc.research.phases import (
     Analyzed,
     Deferred,
@@ -55,6 +58,8 @@ from aivc.research.planning import (
     UNAVAILABLE,
     DesignRequest,
     Lesson,
+    Outcome,
+    ParentCodec,
     Planner,
     PlannerError,
     Proposal,
@@ -127,25 +132,108 @@ class Lab:
         done = [e for e in experiments if e.status.finished]
         failed_source = self.store.get_source(exp.name) if action.repair else None
         params = exp.status.params
+        results = _Memo(self._result, {e.name: e for e in done})
+        parents = archive.parents_from(done, self.store.get_source, load_results=results)
+        best_exp = archive.best_experiment(done)
+        best = results(best_exp.name) if best_exp is not None else None
         return DesignRequest(
-            sequence=exp.sequence, parents=archive.parents_from(done, self.store.get_source),
+            sequence=exp.sequence, parents=parents,
             history=tuple(history.outcomes(done)), repair=action.repair,
             failed_source=failed_source,
             failed_params=dict(params) if action.repair and params is not None else None,
-            note=action.note)
+            note=action.note, seed=self.spec.seed,
+            lab=evidence.facts(self.spec, best, self.anchors, self.sandbox_limits,
+                               local=isinstance(self.store, LocalStore)),
+            programs=archive.recent_failures(done, self.store.get_source),
+            known=self._known(exp, experiments),
+            previous_parent=self._previous_parent(exp, done, results) if action.repair else None,
+            mistakes=tuple(f.error for f in exp.status.failed_designs if f.error is not None))
+
+    def _previous_parent(self, exp: ExperimentDoc, done: Sequence[ExperimentDoc],
+                         results: Callable[[str], EvaluationResult | None]) -> ParentCodec | None:
+        """The adopted version the failed candidate was built on, with its source."""
+        version = parse_version(exp.spec.parent_version)
+        parent = next((e for e in archive.adopted(done) if e.status.version == version), None)
+        source = self.store.get_source(parent.name) if parent is not None else None
+        return None if parent is None or source is None else archive.to_parent(parent, source, results(parent.name))
+
+    def _result(self, exp: ExperimentDoc) -> EvaluationResult | None:
+        """The results the status carries (operator), else those in the store (local mode)."""
+        doc = exp.status.results if exp.status.results else self.store.get_results(exp.name)
+        try:
+            return None if not doc else EvaluationResult.from_dict(dict(doc))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _known(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> tuple[KnownProgram, ...]:
+        """Every other designed program's fingerprint, each distinct source read once."""
+        by_sha: dict[str, ExperimentDoc] = {}
+        for e in sorted(experiments, key=lambda e: e.sequence):
+            sha = e.spec.codec.sha256 if e.spec.codec else None
+            if e.name != exp.name and sha and sha not in by_sha:
+                by_sha[sha] = e
+        known = []
+        for e in by_sha.values():
+            source = self.store.get_source(e.name)
+            if source is not None:
+                known.append(KnownProgram(duplicates.fingerprint(source), _label(e)))
+        return tuple(known)
+
+    def outcome_of(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Outcome | None:
+        """`history.outcome_of` plus the evidence a lesson is drawn from: both sources, both
+        RD tables and the best version's code. The drivers hand this to `Planner.learn`."""
+        outcome = history.outcome_of(exp)
+        if outcome is None:
+            return None
+        by_version = {e.status.version: e for e in archive.adopted(experiments)}
+        parent = by_version.get(parse_version(exp.spec.parent_version))
+        best = archive.best_experiment(experiments)
+        mine, theirs = self._result(exp), self._result(parent) if parent else None
+        change = ChangeEvidence(
+            source=self.store.get_source(exp.name),
+            parent_source=self.store.get_source(parent.name) if parent else None,
+            rd=evidence.rd_table(mine.levels) if mine else {},
+            parent_rd=evidence.rd_table(theirs.levels) if theirs else {},
+            best_source=self.store.get_source(best.name) if best else None,
+            best_version=best.status.version if best else None)
+        return replace(outcome, evidence=change)
 
     # ---- sandbox -----------------------------------------------------------------------
 
-    def validate(self, exp: ExperimentDoc) -> Work:
+    def validate(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Work:
         from aivc.sandbox import validate_codec
 
         result = validate_codec(self._source_path(exp), **self._limits(self.spec.validation_timeout_s))
         result = _within(result, self.spec.validation_timeout_s, "validationTimeoutSeconds")
-        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2))}
+        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2),
+                                            result.bitstreams_digest()[:32] or None)}
         err = result.first_error()
         if err is not None:
             return Work(ValidationFailed(err.category, err.describe()), summary)
-        return Work(ValidationPassed(), summary)
+        return self.unless_repeated(exp, Work(ValidationPassed(), summary), experiments)
+
+    def unless_repeated(self, exp: ExperimentDoc, work: Work,
+                        experiments: Sequence[ExperimentDoc]) -> Work:
+        """A passed validation whose bitstreams equal an earlier experiment's is a
+        `duplicate`: the LLM is told and designs anew, nothing is evaluated twice.
+
+        Only for the LLM planner: the search planner's parameters often change nothing on
+        the 4-frame validation clip (search range, GOP) yet do on the real clips, and it
+        never proposes the same parameters twice anyway.
+        """
+        report = work.status.get("validation")
+        if self.spec.planner != "llm" or not isinstance(work.event, ValidationPassed) \
+                or not isinstance(report, RunSummary) or not report.bitstreams:
+            return work
+        earlier = ((e.name, e.status.validation.bitstreams)
+                   for e in sorted(experiments, key=lambda e: e.sequence)
+                   if e.name != exp.name and e.status.validation is not None)
+        same = duplicates.same_bitstreams(report.bitstreams, earlier)
+        if same is None:
+            return work
+        return Work(ValidationFailed("duplicate", f"identical bitstreams to {same} on the "
+                                     "validation clip: the same codec, already measured"),
+                    work.status)
 
     def stage_now(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> cascade.Stage:
         """The cascade stage an experiment in Executing runs next."""
@@ -269,3 +357,30 @@ def _params_of(source: str) -> dict[str, Any]:
         return dict(space.read_params(source))
     except space.DesignSpaceError:
         return {}
+
+
+class _Memo:
+    """Results by experiment name, each loaded at most once per design request."""
+
+    def __init__(self, load: Callable[[ExperimentDoc], EvaluationResult | None],
+                 experiments: dict[str, ExperimentDoc]) -> None:
+        self._load, self._experiments = load, experiments
+        self._found: dict[str, EvaluationResult | None] = {}
+
+    def __call__(self, name: str) -> EvaluationResult | None:
+        if name not in self._found:
+            exp = self._experiments.get(name)
+            self._found[name] = self._load(exp) if exp is not None else None
+        return self._found[name]
+
+
+def _label(exp: ExperimentDoc) -> str:
+    """How an earlier program is named to the model when it proposes it again."""
+    status = exp.status
+    if status.adopted:
+        return f"experiment #{exp.sequence} (adopted as {status.version_name})"
+    if status.verdict is Verdict.REJECTED:
+        return f"experiment #{exp.sequence} (measured and rejected)"
+    if status.last_error is not None and status.finished:
+        return f"experiment #{exp.sequence} (failed in {status.last_error.stage})"
+    return f"experiment #{exp.sequence}"

@@ -116,6 +116,7 @@ class LocalDriver:
         self.display = Display(spec.budget.max_experiments, 0, enabled=progress)
         self.anchors: dict[str, dict[str, AnchorCurve]] = {}
         self.replayed: set[str] = set()
+        self.lab: Lab | None = None
         """Finished experiments the planner replayed at start: it has learned from them."""
         self.design_lock = threading.Lock()
         """Planners are not thread-safe: one design or lesson at a time."""
@@ -133,11 +134,11 @@ class LocalDriver:
         started = campaign.status.start_time
         metrics.campaign_started(self.name, self.spec.budget.max_cost_usd, namespace=LOCAL_NS,
                                  started_at=parse_time(started).timestamp() if started else None,
-                                 llm_model=self.spec.llm.model if self.spec.planner == "llm" else None)
+                                 llm_models=self.spec.llm.models_in_use() if self.spec.planner == "llm" else ())
         self.anchors = anchoring.campaign_anchors(self.spec, self.cache_dir, progress=self.progress)
         anchoring.save(self.run_dir, self.name, self.anchors)
-        lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,
-                  self._limits(), on_progress=self.display.level_done)
+        lab = self.lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,
+                             self._limits(), on_progress=self.display.level_done)
         self.display.resume(sum(1 for e in experiments if e.status.finished))
         self.display.rows(sorted(experiments, key=lambda e: e.sequence))
         self.versions.restore(experiments)
@@ -245,7 +246,7 @@ class LocalDriver:
                 with self.design_lock:
                     work = lab.design(exp, action, experiments)
             case RunValidation():
-                work = lab.validate(exp)
+                work = lab.validate(exp, experiments)
             case RunExecution():
                 work = lab.execute(exp, experiments)
             case RunAnalysis():
@@ -285,8 +286,10 @@ class LocalDriver:
         return doc
 
     def _learn(self, doc: ExperimentDoc) -> ExperimentDoc:
-        """RecordLesson: the planner learns from the outcome, unless it replayed it at start."""
-        outcome = history.outcome_of(doc)
+        """RecordLesson: the planner learns from the outcome (with its evidence: both sources
+        and RD tables), unless it replayed it at start."""
+        assert self.lab is not None
+        outcome = self.lab.outcome_of(doc, self.experiments())
         lesson = None
         with self.design_lock:
             if outcome is not None and doc.name not in self.replayed:

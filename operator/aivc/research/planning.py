@@ -9,12 +9,14 @@ trials, an LLM's lessons) is derived from `Outcome`s, which live in Experiment d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aivc.api.documents import Failure, LLMCall, Metrics
 from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
+from aivc.research.evidence import ChangeEvidence, KnownProgram, LabFacts, Program, RDPoint
 from aivc.settings import Settings
 
 
@@ -29,6 +31,15 @@ class ParentCodec:
     psnr_yuv: float | None = None
     encode_fps: float | None = None
     params: dict[str, Any] | None = None
+    sequence: int | None = None
+    """The experiment that made it."""
+    hypothesis: str = ""
+    parent_version: int | None = None
+    complexity: int | None = None
+    """Size of the program (AST nodes): the third axis of the archive's elites."""
+    metrics: Metrics | None = None
+    rd: Mapping[str, tuple[RDPoint, ...]] = field(default_factory=dict)
+    """Its rate points per clip (held-out clips included when it was measured there)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,8 @@ class Outcome:
     lesson: str | None = None
     reason: str | None = None
     """Why it was adopted or rejected (the adoption rule's words, or why it stopped early)."""
+    evidence: ChangeEvidence | None = None
+    """The change and both RD tables, when the driver loaded them (`Lab.outcome_of`)."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,24 @@ class DesignRequest:
     """Everything a planner may use to propose the next candidate."""
 
     sequence: int
-    parents: tuple[ParentCodec, ...]  # the archive: best first, then trade-off points
+    parents: tuple[ParentCodec, ...]  # the archive's elites: best first, then trade-off points
     history: tuple[Outcome, ...] = ()
     repair: Failure | None = None  # set when the previous candidate failed
     failed_source: str | None = None  # the candidate that failed, for repair
     failed_params: dict[str, Any] | None = None
     note: str | None = None  # a person's note from `aivc approve --note` / annotation
+    seed: int = 0
+    """The campaign's seed: with the sequence, it fixes every random choice of a design."""
+    lab: LabFacts = field(default_factory=LabFacts)
+    """Clips, anchors' RD points, sandbox limits and hardware."""
+    programs: tuple[Program, ...] = ()
+    """Other programs worth reading, with code: the best, a diverse elite, recent failures."""
+    known: tuple[KnownProgram, ...] = ()
+    """Fingerprints of every program designed in this campaign so far (this one excluded)."""
+    previous_parent: ParentCodec | None = None
+    """The version the failed candidate started from (a repair keeps it, elite or not)."""
+    mistakes: tuple[Failure, ...] = ()
+    """Earlier failed designs of this experiment (the model's mistakes, oldest first)."""
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ class _Sweep:
         path = enc.bitstreams[level]
         out = decode_level(self.session, name, video, level, path, runs)
         if isinstance(out, Decoded):
-            return measure(video, name, level, path.stat().st_size, enc, out)
+            return measure(video, name, level, path, enc, out)
         return out
 
     def _keep(self, i: int, level: int, out: LevelResult | ErrorRecord) -> None:

@@ -205,8 +205,7 @@ def _measure_one(videos: list[tuple[str, Video]], entry: dict[str, Any],
         return ErrorRecord("mismatch", str(exc), "check", name, level)
     enc = encoded[(i, level)]
     share = float(enc.get("import") or 0.0)
-    nbytes = (bitstreams / str(i) / f"{level}.bin").stat().st_size
-    return measure(video, name, level, nbytes,
+    return measure(video, name, level, bitstreams / str(i) / f"{level}.bin",
                    Encoded(name, seconds={level: float(enc.get("seconds") or 0.0)},
                            import_share=share),
                    Decoded(planes, float(entry.get("seconds") or 0.0),

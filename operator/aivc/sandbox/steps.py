@@ -17,6 +17,7 @@ containers (`aivc.sandbox.podsteps`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -155,9 +156,12 @@ def copy_planes(outputs: Outputs, dest: Path, video: Video) -> None:
                 shutil.copyfileobj(f, out, COPY_BYTES)
 
 
-def measure(video: Video, clip: str, level: int, nbytes: int, encoded: Encoded,
+def measure(video: Video, clip: str, level: int, bitstream: Path, encoded: Encoded,
             decoded: Decoded) -> LevelResult:
+    """The level's row: size and SHA-256 read from the bitstream file (the trusted side's
+    copy), qualities from the decoded planes."""
     assert decoded.planes is not None
+    nbytes, digest = _size_and_digest(bitstream)
     q = quality(video, Video(*decoded.planes, video.fps))
     return LevelResult(clip=clip, level=level, frames=video.frames, bytes=nbytes,
                        kbps=kbps(nbytes, video.frames, video.fps), psnr_y=q.psnr_y,
@@ -166,7 +170,16 @@ def measure(video: Video, clip: str, level: int, nbytes: int, encoded: Encoded,
                        decode_seconds=decoded.seconds,
                        encode_import_seconds=encoded.import_share,
                        decode_import_seconds=decoded.import_seconds,
-                       redecoded=decoded.redecoded)
+                       redecoded=decoded.redecoded, bitstream_sha256=digest)
+
+
+def _size_and_digest(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        while chunk := f.read(COPY_BYTES):
+            digest.update(chunk)
+    return size, digest.hexdigest()
 
 
 def read_planes(outputs: Outputs | Path, ref: Video) -> Planes:
