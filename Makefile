@@ -10,18 +10,28 @@ APT_PACKAGES := ffmpeg prometheus
 CAMPAIGN ?= examples/local-campaign.yaml
 RUN_DIR ?= runs/local
 PYTEST_ARGS ?=
+UNPRIVILEGED_UID ?= 64123
 KUBE_TOOLS_VERSION := 2.2.2
+# Images: [REGISTRY/]aivc-operator:TAG and [REGISTRY/]aivc-sandbox:TAG, the names the chart
+# pulls by default (TAG is the chart's appVersion; `--set imageRegistry=REGISTRY` adds the rest).
+REGISTRY ?=
+TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' helm/aivc/Chart.yaml)
+IMAGE_PREFIX := $(if $(REGISTRY),$(patsubst %/,%,$(REGISTRY))/,)
+OPERATOR_IMAGE := $(IMAGE_PREFIX)aivc-operator:$(TAG)
+SANDBOX_IMAGE := $(IMAGE_PREFIX)aivc-sandbox:$(TAG)
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: run test lint unit integration adversarial bench ablation search-gain e2e images setup apt tools dashboards clean
+.PHONY: run test lint unit integration adversarial adversarial-user bench ablation search-gain e2e images push setup apt tools dashboards clean
 
 ## run: set up, then run a short local campaign with the search planner on the bundled clips
 run: setup
 	$(BIN)/aivc run $(CAMPAIGN) --run-dir $(RUN_DIR)
 
-## test: set up, lint, then every suite (the same command CI runs)
+## test: set up, lint, then every suite (the same command CI runs); as root, the hostile
+## candidates run a second time as an unprivileged user
 test: setup lint
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory adversarial-user; fi
 
 lint: setup
 	$(BIN)/ruff check operator tests tools
@@ -36,6 +46,15 @@ integration: setup
 
 adversarial: setup
 	$(BIN)/python -m pytest tests/adversarial $(PYTEST_ARGS)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory adversarial-user; fi
+
+## adversarial-user: the hostile candidates as a normal user (uid $(UNPRIVILEGED_UID)), where the sandbox
+## uses unprivileged user namespaces; from root, through tools/unprivileged.py, which makes
+## this checkout and its Python reachable wherever they live (even under /root, mode 0700)
+adversarial-user: setup
+	$(BIN)/python tools/unprivileged.py --uid $(UNPRIVILEGED_UID) --expose $(VENV) \
+	  --expose "$$($(BIN)/python -c 'import sys; print(sys.base_prefix)')" -- \
+	  $(BIN)/python -m pytest tests/adversarial -p no:cacheprovider $(PYTEST_ARGS)
 
 ## bench: speed/memory report in bench/results.json and bench/results.md
 bench: setup
@@ -55,11 +74,18 @@ search-gain: setup
 e2e: setup
 	$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
 
-## images: build the operator and sandbox images (needs a Docker engine)
+## images: build the operator and sandbox images (needs a Docker engine), named
+## [REGISTRY/]aivc-operator:TAG and [REGISTRY/]aivc-sandbox:TAG
 images:
 	@docker info >/dev/null 2>&1 || { echo "make images: needs a running Docker engine (docker info failed)"; exit 1; }
-	docker build -f sandbox_image/Dockerfile -t aivc-sandbox:dev .
-	docker build -f sandbox_image/Dockerfile.operator -t aivc-operator:dev .
+	docker build -f sandbox_image/Dockerfile -t $(SANDBOX_IMAGE) .
+	docker build -f sandbox_image/Dockerfile.operator -t $(OPERATOR_IMAGE) .
+
+## push: push both images to REGISTRY (`make images push REGISTRY=registry.example.com/team`)
+push:
+	@test -n "$(REGISTRY)" || { echo "make push: set REGISTRY, e.g. make images push REGISTRY=registry.example.com/team"; exit 1; }
+	docker push $(SANDBOX_IMAGE)
+	docker push $(OPERATOR_IMAGE)
 
 setup: apt $(STAMP) tools
 

@@ -41,10 +41,30 @@ class LLMSettings:
         return f"LLMSettings(api_key={'set' if self.api_key else 'unset'}, base_url={self.base_url!r})"
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    accept_weaker: bool = field(default_factory=lambda: _flag("AIVC_SANDBOX_ACCEPT_WEAKER"))
+    """AIVC_SANDBOX_ACCEPT_WEAKER=1: run candidates even where a required isolation layer is
+    missing (the results record what was missing); by default the sandbox refuses."""
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    campaign_experiments: int = field(
+        default_factory=lambda: int(os.environ.get("AIVC_BENCH_EXPERIMENTS") or 20))
+    """AIVC_BENCH_EXPERIMENTS: experiments per run of the bench's campaign section."""
+
+
 @dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    bench: BenchSettings = field(default_factory=BenchSettings)
 
 
 def _read_key() -> str | None:
@@ -61,4 +81,5 @@ def load() -> Settings:
     return Settings(
         paths=PathSettings(),
         llm=LLMSettings(api_key=_read_key(), base_url=os.environ.get("ANTHROPIC_BASE_URL")),
+        sandbox=SandboxSettings(),
     )

@@ -2,8 +2,12 @@
 
 Every file in candidates/ states its expected category in a ``# expect:`` header (``ok`` for
 codecs that must pass, ``same-as-honest`` for one whose numbers must equal honest.py's) and
-may lower limits with ``# limits: NAME=VALUE ...`` so a case stays fast. Each runs through
-the public `validate_codec`: import, contract, and encode + two decodes of a tiny clip.
+may lower limits with ``# limits: NAME=VALUE ...`` so a case stays fast. A ``# unhook`` line
+puts `unhook_snippet.py` in front of it: the audit hook is taken out of the interpreter with
+numpy alone before the candidate's own code runs, so what stops it is a kernel layer. Each
+runs through the public `validate_codec`: import, contract, and encode + two decodes of a
+tiny clip. The suite runs as root and, in CI, again as an unprivileged user
+(`make adversarial-user`).
 
 Fork bombs run only after a probe has shown the layers that contain them are in place
 (NOTES.md: this machine is also CI's). After the suite, nothing may be left: no process
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +27,7 @@ import pytest
 
 from aivc.sandbox import SandboxLimits, validate_codec
 from aivc.sandbox.limits import GIB
-from aivc.sandbox.roundtrip import Session
+from aivc.sandbox.session import Session
 from aivc.sandbox.workspace import Workspace
 
 HERE = Path(__file__).parent
@@ -32,6 +37,9 @@ BASE_LIMITS = {"wall_seconds": 10.0, "cpu_seconds": 2, "address_space_bytes": 1 
                "max_file_bytes": 64 << 20}
 FORK_BOMBS = {"fork_bomb.py", "fork_exec_unaudited.py"}
 SMUGGLED = ("/dev/shm/aivc_smuggled.npz", "/tmp/aivc_smuggled_y.npy")
+
+
+UNHOOK = HERE / "unhook_snippet.py"
 
 
 def header(path: Path) -> tuple[str, SandboxLimits]:
@@ -56,7 +64,13 @@ def scratch() -> Iterator[Path]:
             yield Path(tmp)
         finally:
             tempfile.tempdir = saved
+            shutil.rmtree(sources_of(Path(tmp)), ignore_errors=True)
         assert_machine_unharmed(Path(tmp))
+
+
+def sources_of(scratch: Path) -> Path:
+    """Where candidate sources made for this module go (next to the scratch directory)."""
+    return scratch.with_name(scratch.name + "-sources")
 
 
 def assert_machine_unharmed(scratch: Path) -> None:
@@ -72,20 +86,21 @@ def fork_layers_verified(scratch: Path) -> list[str]:
     """A probe child must show the layers that stop a fork bomb before any is run."""
     source = (HERE / "candidates" / "honest.py").read_bytes()
     with Workspace(source) as ws:
-        probe, _ = Session(ws, SandboxLimits(), ("numpy",), 2).run("probe", {}, {})
+        probe = Session(ws, SandboxLimits(), ("numpy",), 2).run("probe", {}, {})
+        probe.outputs.close()
     assert probe.ok, probe.message
-    layers = probe.layers
-    assert "seccomp" in layers and "audit" in layers, f"fork bomb not contained: {layers}"
-    if os.geteuid() == 0:
-        assert probe.report["uid"] == 65534 and "uid" in layers, layers
-        nproc = SandboxLimits().max_processes
-        assert probe.report["rlimits"]["RLIMIT_NPROC"] == [nproc, nproc], probe.report["rlimits"]
+    layers = probe.seen.layers  # seen by the parent in /proc, not claimed by the child
+    assert {"seccomp", "uid", "rlimits", "pidns"} <= set(layers), f"fork bomb not contained: {layers}"
+    nproc = SandboxLimits().max_processes
+    assert probe.report["uid"] == 65534
+    assert probe.report["rlimits"]["RLIMIT_NPROC"] == [nproc, nproc], probe.report["rlimits"]
     return layers
 
 
-def test_there_are_at_least_twenty_hostile_candidates() -> None:
+def test_there_are_at_least_twenty_hostile_candidates_and_some_without_the_hook() -> None:
     hostile = [p for p in CANDIDATES if header(p)[0] not in ("ok", "same-as-honest")]
     assert len(hostile) >= 20
+    assert sum(bool(re.search(r"^# unhook$", p.read_text(), re.M)) for p in hostile) >= 6
 
 
 def _param(path: Path) -> object:
@@ -102,7 +117,7 @@ def test_candidate_gets_its_expected_outcome(path: Path, scratch: Path,
     if path.name in FORK_BOMBS:
         request.getfixturevalue("fork_layers_verified")
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
-    result = validate_codec(path, limits)
+    result = validate_codec(source_of(path, sources_of(scratch)), limits)
     assert FAKE_KEY not in result.to_json()
     err = result.first_error()
     got = "ok" if err is None else err.category
@@ -117,6 +132,17 @@ def test_candidate_gets_its_expected_outcome(path: Path, scratch: Path,
         measured = [(r.level, r.bytes, r.kbps, r.psnr_y, r.psnr_yuv, r.ssim_y) for r in result.levels]
         assert measured == [(r.level, r.bytes, r.kbps, r.psnr_y, r.psnr_yuv, r.ssim_y)
                             for r in honest.levels]
+
+
+def source_of(path: Path, folder: Path) -> Path:
+    """The candidate, with the hook-removal snippet in front when it says ``# unhook``."""
+    text = path.read_text()
+    if not re.search(r"^# unhook$", text, re.M):
+        return path
+    folder.mkdir(exist_ok=True)
+    combined = folder / path.name
+    combined.write_text(UNHOOK.read_text() + "\n" + text)
+    return combined
 
 
 def _pids() -> list[int]:

@@ -1,8 +1,8 @@
 """The operator scenarios on a real cluster: the same handlers, real Jobs, real garbage collection.
 
 Opt-in: set AIVC_E2E_KUBECONFIG to a kubeconfig for a disposable cluster (kind works) that
-can pull the sandbox image (AIVC_E2E_SANDBOX_IMAGE, default `aivc-sandbox:dev` from
-`make images`; `kind load docker-image aivc-sandbox:dev`). The operator runs here, in this
+can pull the sandbox image (AIVC_E2E_SANDBOX_IMAGE, default `aivc-sandbox:0.1.0` from
+`make images`; `kind load docker-image aivc-sandbox:0.1.0`). The operator runs here, in this
 process (so the scripted planner and test codecs plug in as in tests/integration), against
 that cluster: it installs the CRDs when missing, works in a fresh namespace and deletes it
 at the end. AIVC_E2E_GPUS sets the GPUs per execution Job (default 0).
@@ -38,7 +38,7 @@ from tests.fakes.scripted_planner import ScriptedPlanner, proposal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = ROOT / ".tools" / "bin" / "kubectl"
-IMAGE = os.environ.get("AIVC_E2E_SANDBOX_IMAGE", "aivc-sandbox:dev")
+IMAGE = os.environ.get("AIVC_E2E_SANDBOX_IMAGE", "aivc-sandbox:0.1.0")
 GPUS = int(os.environ.get("AIVC_E2E_GPUS", "0"))
 
 

@@ -1,11 +1,14 @@
 """A local stand-in for the Anthropic Messages API, for tests that use the real SDK.
 
 `FakeMessagesServer` listens on 127.0.0.1 (a random port) in a thread and answers
-`POST /v1/messages` from a script: a queue of replies, optionally one queue per forced tool
-name, plus standing replies for tools a test does not care to script one by one. It checks
-what a real server would reject (the API key, in `x-api-key` or as a Bearer token as SDK 2.x
-sends it; message order; tool results for every tool call) and records every request so
-tests can assert on what the client sent.
+`POST /v1/messages` from a script: a queue of replies, optionally one queue per tool name,
+plus standing replies for tools a test does not care to script one by one. The tool a request
+wants is the one it forces (`tool_choice`), or for `auto` the last one its prompt asks for
+("Call `name`"), as a model reading the prompt would. It checks what a real server would
+reject (the API key, in `x-api-key` or as a Bearer token as SDK 2.x sends it; message order;
+tool results for every tool call) and records every request so tests can assert on what the
+client sent. A request with `"stream": true` is answered as Server-Sent Events, the way the
+API streams; `Reply.fault` scripts what a broken proxy or a failing stream sends instead.
 
     with FakeMessagesServer(api_key="sk-test") as server:
         server.push(overloaded(), tool_use("propose_codec", {...}))
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -27,6 +31,11 @@ from typing import Any
 _ids = itertools.count(1)
 
 
+FAULTS = ("html", "empty_json", "no_usage", "no_content", "cut", "error_event")
+"""What a 200 may carry instead of a Message: a proxy's HTML page, `{}`, a message without
+`usage` or without `content`, a stream cut after its first event, an `error` event mid-stream."""
+
+
 @dataclass
 class Reply:
     """One scripted HTTP answer."""
@@ -35,6 +44,7 @@ class Reply:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    fault: str | None = None
 
 
 @dataclass
@@ -45,6 +55,9 @@ class Recorded:
     body: dict[str, Any]
     at: float
     status: int = 0
+    usage: dict[str, int] | None = None
+    """The usage the server reported to the client (what it bills), or None."""
+    fault: str | None = None
 
     @property
     def api_key(self) -> str | None:
@@ -58,6 +71,16 @@ class Recorded:
     def forced_tool(self) -> str | None:
         choice = self.body.get("tool_choice") or {}
         return choice.get("name") if choice.get("type") == "tool" else None
+
+    @property
+    def wanted_tool(self) -> str | None:
+        """The forced tool, or the last tool the last user message asks for by name."""
+        if self.forced_tool or not self.body.get("messages"):
+            return self.forced_tool
+        last = self.body["messages"][-1]
+        text = "\n".join(b.get("text", "") for b in _blocks(last.get("content")))
+        found = re.findall(r"Call `(\w+)`", text)
+        return found[-1] if found else None
 
     def text(self) -> str:
         """Every text the request carried (system, messages, tool results), joined."""
@@ -126,6 +149,23 @@ def rate_limited(retry_after: str | None = "1") -> Reply:
 
 def server_error() -> Reply:
     return error(500, "api_error", "Internal server error")
+
+
+def faulty(fault: str, tool: str = "review", tool_input: Any = None) -> Reply:
+    """A 200 that is not a usable Message (see `FAULTS`)."""
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}")
+    reply = tool_use(tool, tool_input if tool_input is not None else {"on_track": True, "question": "q"})
+    reply.fault = fault
+    return reply
+
+
+def thinking_then_tool(name: str, tool_input: Any, thought: str = "Let me think.") -> Reply:
+    """What a model that thinks by default answers: a signed thinking block, then the call."""
+    blocks = [{"type": "thinking", "thinking": thought, "signature": f"sig{next(_ids):04d}"},
+              {"type": "tool_use", "id": f"toolu_fake{next(_ids):04d}", "name": name,
+               "input": tool_input}]
+    return message(blocks, stop_reason="tool_use")
 
 
 # ---- request checks ------------------------------------------------------------------------
@@ -206,13 +246,19 @@ class FakeMessagesServer:
             return sum(len(q) for q in self._queues.values())
 
     def requests_for(self, tool: str) -> list[Recorded]:
-        return [r for r in self.requests if r.forced_tool == tool and r.status == 200]
+        return [r for r in self.requests if r.wanted_tool == tool and r.status == 200]
+
+    def answered(self) -> list[Recorded]:
+        """Requests that reported usage to the client: every usable Message, a Message without
+        content, and the streams that failed after their first event (whose start already
+        told the usage): what the client must book."""
+        return [r for r in self.requests if r.status == 200 and r.usage is not None]
 
     # ---- serving ----
 
     def _next_reply(self, req: Recorded) -> Reply:
         with self._lock:
-            tool = req.forced_tool
+            tool = req.wanted_tool
             for key in (tool, None):
                 queue = self._queues.get(key)
                 if queue:
@@ -253,12 +299,18 @@ class FakeMessagesServer:
             reply = error(400, "invalid_request_error", problem)
         else:
             reply = self._next_reply(req)
-        reply = Reply(reply.status, dict(reply.body), dict(reply.headers), reply.delay_s)
+        reply = Reply(reply.status, dict(reply.body), dict(reply.headers), reply.delay_s,
+                      reply.fault)
         if reply.status == 200:  # a copy: one scripted Reply may be queued many times
             reply.body["model"] = reply.body.get("model") or body.get("model")
             if reply.body.get("usage") is None:
                 reply.body["usage"] = self._usage(req, reply)
+            if reply.fault in (None, "no_content"):
+                req.usage = dict(reply.body["usage"])
+            elif reply.fault in ("cut", "error_event"):  # the stream's start told its usage
+                req.usage = {**reply.body["usage"], "output_tokens": 1}
         req.status = reply.status
+        req.fault = reply.fault
         return reply
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -275,9 +327,10 @@ class FakeMessagesServer:
                     reply = server.answer(dict(self.headers.items()), raw)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
-                data = json.dumps(reply.body).encode()
+                streamed = reply.status == 200 and _wants_stream(raw)
+                kind, data = _render(reply, streamed)
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", kind)
                 self.send_header("content-length", str(len(data)))
                 self.send_header("request-id", str(reply.body.get("request_id") or reply.body.get("id")))
                 for k, v in reply.headers.items():
@@ -289,3 +342,73 @@ class FakeMessagesServer:
                 pass
 
         return Handler
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+
+def _wants_stream(raw: bytes) -> bool:
+    try:
+        return bool(json.loads(raw or b"{}").get("stream"))
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def _render(reply: Reply, streamed: bool) -> tuple[str, bytes]:
+    """Content type and body: JSON, Server-Sent Events, or what a fault sends instead."""
+    if reply.fault == "html":
+        return "text/html", b"<html><body><h1>502 Bad Gateway</h1>proxy error</body></html>"
+    if reply.fault == "empty_json":
+        return "application/json", b"{}"
+    body = dict(reply.body)
+    if reply.fault == "no_usage":
+        body.pop("usage", None)
+    if reply.fault == "no_content":
+        body.pop("content", None)
+    if not streamed or reply.status != 200:
+        return "application/json", json.dumps(body).encode()
+    return "text/event-stream", "".join(_events(body, reply.fault)).encode()
+
+
+def _sse(kind: str, data: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+def _events(body: dict[str, Any], fault: str | None) -> list[str]:
+    """A message as the API streams it: start, each block with its deltas, delta, stop."""
+    usage = body.get("usage")
+    start = {k: v for k, v in body.items() if k not in ("content", "usage")}
+    start.update(content=[], stop_reason=None)
+    if usage is not None:
+        start["usage"] = {**usage, "output_tokens": 1}
+    events = [_sse("message_start", {"type": "message_start", "message": start}), _sse("ping", {"type": "ping"})]
+    if fault == "cut":
+        return events
+    for i, block in enumerate(body.get("content") or []):
+        events += _block_events(i, block)
+    if fault == "error_event":
+        return events + [_sse("error", {"type": "error", "error": {"type": "overloaded_error",
+                                                                   "message": "Overloaded"}})]
+    delta: dict[str, Any] = {"type": "message_delta",
+                             "delta": {"stop_reason": body.get("stop_reason"), "stop_sequence": None}}
+    if usage is not None:
+        delta["usage"] = {"output_tokens": usage.get("output_tokens", 0)}
+    return events + [_sse("message_delta", delta), _sse("message_stop", {"type": "message_stop"})]
+
+
+def _block_events(i: int, block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    if kind == "tool_use":
+        first, deltas = {**block, "input": {}}, [{"type": "input_json_delta",
+                                                  "partial_json": json.dumps(block.get("input"))}]
+    elif kind == "text":
+        first, deltas = {**block, "text": ""}, [{"type": "text_delta", "text": block.get("text", "")}]
+    elif kind == "thinking":
+        first = {**block, "thinking": "", "signature": ""}
+        deltas = [{"type": "thinking_delta", "thinking": block.get("thinking", "")},
+                  {"type": "signature_delta", "signature": block.get("signature", "")}]
+    else:
+        first, deltas = block, []
+    out = [_sse("content_block_start", {"type": "content_block_start", "index": i, "content_block": first})]
+    out += [_sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}) for d in deltas]
+    return out + [_sse("content_block_stop", {"type": "content_block_stop", "index": i})]

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aivc.api.documents import LLMCall
 from aivc.api.spec import CampaignSpec
-from aivc.research.planning import DesignRequest, Outcome, PlannerError, Proposal
+from aivc.research.planning import DesignRequest, Lesson, Outcome, PlannerError, Proposal
 from aivc.settings import Settings
 
 CODECS = Path(__file__).resolve().parent / "codecs"
@@ -27,8 +28,9 @@ def codec(name: str) -> str:
 
 def proposal(name: str, hypothesis: str | None = None, parent: int | None = 0,
              cost_usd: float = 0.0) -> Proposal:
+    calls = (LLMCall("design", "scripted", "ok", cost_usd=cost_usd),) if cost_usd else ()
     return Proposal(source=codec(name), hypothesis=hypothesis or f"try {name}",
-                    parent_version=parent, cost_usd=cost_usd)
+                    parent_version=parent, calls=calls)
 
 
 @dataclass
@@ -60,9 +62,9 @@ class ScriptedPlanner:
             raise item
         return item
 
-    def learn(self, outcome: Outcome) -> str | None:
+    def learn(self, outcome: Outcome) -> Lesson:
         self.learned.append(outcome)
-        return f"lesson from {outcome.sequence}: {outcome.verdict}"
+        return Lesson(f"lesson from {outcome.sequence}: {outcome.verdict}")
 
     def replay(self, outcomes: list[Outcome]) -> None:
         self.replayed.extend(outcomes)

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from aivc.api.documents import LLMCall
 from aivc.api.spec import CampaignSpec
 from aivc.codec.reference import reference_source
 from aivc.evaluate.clips import synthetic_clip, write_yuv
-from aivc.research.planning import DesignRequest, Outcome, PlannerError, Proposal
+from aivc.research.planning import DesignRequest, Lesson, Outcome, PlannerError, Proposal
 from aivc.settings import PathSettings, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,11 +101,12 @@ class ScriptedPlanner:
         source = BROKEN if broken else reference_source("inter-dct")
         hypothesis = "a codec that does not work" if broken else \
             f"motion compensation (request {len(self.requests)})"
-        return Proposal(source=source, hypothesis=hypothesis, parent_version=0, cost_usd=self.cost_usd)
+        calls = (LLMCall("design", "scripted", "ok", cost_usd=self.cost_usd),) if self.cost_usd else ()
+        return Proposal(source=source, hypothesis=hypothesis, parent_version=0, calls=calls)
 
-    def learn(self, outcome: Outcome) -> str | None:
+    def learn(self, outcome: Outcome) -> Lesson:
         self.learned.append(outcome)
-        return f"learned from #{outcome.sequence}"
+        return Lesson(f"learned from #{outcome.sequence}")
 
     def replay(self, outcomes: list[Outcome]) -> None:
         self.replayed = list(outcomes)

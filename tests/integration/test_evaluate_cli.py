@@ -83,7 +83,7 @@ def test_a_working_codec_gets_a_table_bd_rates_results_and_a_plot(
     codec, out = codec_file(tmp_path, DPCM, "dpcm.py"), tmp_path / "out"
     assert run_cli("evaluate", str(codec), "--clips", CLIP, "--out", str(out)) == 0
     printed = capsys.readouterr().out
-    assert "PSNR-Y" in printed and "BD-rate (PSNR-Y) vs" in printed
+    assert "PSNR-YUV" in printed and "BD-rate (PSNR-YUV) vs" in printed and "BD-rate vs x264 on" in printed
     result = EvaluationResult.from_json((out / "results.json").read_text())
     assert result.ok and result.levels_declared == 4
     rows = result.for_clip(CLIP)
@@ -92,9 +92,9 @@ def test_a_working_codec_gets_a_table_bd_rates_results_and_a_plot(
     assert all(r.kbps == pytest.approx(8 * r.bytes / (16 / (30000 / 1001)) / 1000) for r in rows)
     score = json.loads((out / "score.json").read_text())
     assert score["references"] == ["x264", "x265"]
-    bd = score["clips"][0]["bd_rate"]
-    assert bd["x264"] > 100  # a toy DPCM needs far more bits than x264; the score says so
-    assert f"{bd['x264']:+.2f}%" in printed
+    bd = score["clips"][0]["vs"]["x264"]["bd_rate"]
+    assert bd["psnr_yuv"] > 100  # a toy DPCM needs far more bits than x264; the score says so
+    assert f"{bd['psnr_yuv']:+.2f}%" in printed and set(bd) >= {"psnr_y", "psnr_u", "psnr_v"}
     assert (out / "rd.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -104,6 +104,34 @@ def test_one_operator_is_active_at_a_time() -> None:
     assert peering["metadata"]["name"] == "aivc"
 
 
+def test_uninstall_is_checked_first_by_a_hook_that_runs_the_operators_check() -> None:
+    from aivc.kube import uninstalling
+
+    for values, namespaces in (({}, []), (NAMESPACED, ["research", "team-b"])):
+        objs = render(values)
+        job = one(objs, "Job")
+        notes = job["metadata"]["annotations"]
+        assert notes["helm.sh/hook"] == "pre-delete"
+        assert "hook-succeeded" in notes["helm.sh/hook-delete-policy"]
+        pod = job["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == one(objs, "Deployment")["spec"]["template"]["spec"][
+            "serviceAccountName"], "the operator's account can list what the check lists"
+        check = pod["containers"][0]
+        assert check["image"] == container(values)["image"]
+        assert check["command"][1:] == ["-m", uninstalling.__name__]
+        assert (check.get("args") or []) == [f"--namespace={ns}" for ns in namespaces]
+        assert job["spec"]["backoffLimit"] == 0
+    assert not of_kind(render({"uninstallCheck": {"enabled": False}}), "Job")
+
+
+def test_one_replica_because_peers_of_one_priority_pause_each_other() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert "replicas" not in values["operator"], "kopf peering is not a hot standby"
+    assert "same priority" in (CHART / "values.yaml").read_text()
+    assert "--priority=0" in container()["args"]
+    assert "--priority=100" in container({"operator": {"peeringPriority": 100}})["args"]
+
+
 def test_a_namespace_scoped_operator_gets_a_peering_object_in_each_namespace() -> None:
     objs = render(NAMESPACED)
     assert not of_kind(objs, "ClusterKopfPeering")

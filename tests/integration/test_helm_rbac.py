@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from aivc.kube.permissions import REQUIRED_PERMISSIONS, Permission
-from tests.integration.chart_render import NAMESPACED, VARIANTS, of_kind, render
+from tests.integration.chart_render import NAMESPACED, ROOT, VARIANTS, of_kind, render
 
 SA = ("aivc-system", "aivc-operator")
 ELSEWHERE = "kube-system"
 """A namespace the operator must not touch when watchNamespaces leaves it out."""
+DEFAULT_KEY_SECRET = "anthropic"
+"""The Secret the README's install creates and the chart's llm.apiKeySecret names by default."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def test_rbac_lets_the_operator_make_every_call_it_needs(variant: str) -> None:
     values = VARIANTS[variant]
     granted = grants(render(values))
     namespaced, namespaces = _mode(values)
-    secret = (values.get("llm") or {}).get("apiKeySecret", {}).get("name")
+    secret = ((values.get("llm") or {}).get("apiKeySecret") or {}).get("name", DEFAULT_KEY_SECRET)
     for perm in REQUIRED_PERMISSIONS:
         if not perm.applies(namespaced=namespaced, peering=True):
             continue
@@ -111,14 +114,41 @@ def test_namespace_scoped_operator_cannot_touch_other_namespaces() -> None:
             assert scopes == {"cluster"}, f"namespaced power granted cluster-wide: {rule}"
 
 
-def test_operator_reads_only_the_named_api_key_secret_and_none_by_default() -> None:
-    secrets = next(p for p in REQUIRED_PERMISSIONS if p.resource == "secrets")
-    with_key = grants(render(VARIANTS["remote-git-llm"]))
-    assert allows(with_key, secrets, "get", "research", "anthropic")
-    assert not allows(with_key, secrets, "get", "research", "someone-elses-secret")
-    for variant in ("default", "namespace-scoped"):
-        granted = grants(render(VARIANTS[variant]))
-        assert not any("secrets" in g.rule["resources"] for g in granted), variant
+SECRETS = next(p for p in REQUIRED_PERMISSIONS if p.resource == "secrets")
+
+
+def test_by_default_the_operator_reads_the_documented_key_secret_and_no_other() -> None:
+    for values, namespaces in (({}, ["research", ELSEWHERE]), (NAMESPACED, ["research", "team-b"])):
+        granted = grants(render(values))
+        for ns in namespaces:
+            assert allows(granted, SECRETS, "get", ns, DEFAULT_KEY_SECRET), (values, ns)
+            assert not allows(granted, SECRETS, "get", ns, "someone-elses-secret"), (values, ns)
+            assert not allows(granted, SECRETS, "list", ns, DEFAULT_KEY_SECRET), "list reveals every Secret"
+        if values:
+            assert not allows(granted, SECRETS, "get", ELSEWHERE, DEFAULT_KEY_SECRET)
+
+
+def test_the_example_campaign_names_a_secret_the_default_chart_lets_the_operator_read() -> None:
+    example = yaml.safe_load((ROOT / "examples" / "campaign.yaml").read_text())
+    name = example["spec"]["llm"]["apiKeySecret"]["name"]
+    assert allows(grants(render(NAMESPACED)), SECRETS, "get", "research", name)
+
+
+def test_secret_names_let_the_operator_read_the_git_credentials_campaigns_name() -> None:
+    values = {**NAMESPACED, "rbac": {"secretNames": ["aivc-git", "team-b-key"]}}
+    granted = grants(render(values))
+    for name in ("aivc-git", "team-b-key", DEFAULT_KEY_SECRET):
+        assert allows(granted, SECRETS, "get", "team-b", name), name
+    assert not allows(granted, SECRETS, "get", "team-b", "other")
+    secret_rules = [g.rule for g in granted if "secrets" in g.rule["resources"]]
+    assert all(r["verbs"] == ["get"] for r in secret_rules), secret_rules
+
+
+def test_without_a_key_secret_or_secret_names_the_operator_reads_no_secret() -> None:
+    for values in ({"llm": {"apiKeySecret": {"name": ""}}},
+                   {**NAMESPACED, "llm": {"apiKeySecret": {"name": ""}}}):
+        granted = grants(render(values))
+        assert not any("secrets" in g.rule["resources"] for g in granted), values
 
 
 def test_operator_can_keep_the_peering_objects_the_chart_creates() -> None:

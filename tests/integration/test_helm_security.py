@@ -21,6 +21,12 @@ def test_operator_deployment_meets_the_restricted_profile(variant: str) -> None:
     assert restricted_violations(pod_spec_of(dep)) == []
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_uninstall_check_job_meets_the_restricted_profile(variant: str) -> None:
+    job = one(render(VARIANTS[variant]), "Job")
+    assert restricted_violations(pod_spec_of(job)) == []
+
+
 def test_operator_root_filesystem_is_read_only_with_only_tmp_and_data_writable() -> None:
     pod = pod_spec_of(one(render(), "Deployment"))
     c = pod["containers"][0]

@@ -176,11 +176,16 @@ def _reference_codecs(venv: Path) -> list[Path]:
                   if not p.name.startswith("_"))
 
 
-def _job_command(stage: str, codec: Path, summary: Path) -> list[str]:
-    """The command the operator's Job runs, with the pod's mount paths mapped to files here."""
-    container = sandbox_jobs()[stage]["spec"]["template"]["spec"]["containers"][0]
+def _job_commands(stage: str, codec: Path, summary: Path, exchange: Path) -> list[list[str]]:
+    """The commands of the Job's three containers in the order they run, with the pod's
+    mount paths mapped to files and directories here."""
+    pod = sandbox_jobs()[stage]["spec"]["template"]["spec"]
     mapped = {f"/codec/{CODEC_KEY}": str(codec), TERMINATION_LOG: str(summary)}
-    return [mapped.get(arg, arg) for arg in container["command"]]
+    for name in ("bitstreams", "decoded", "report"):
+        (exchange / name).mkdir(parents=True, exist_ok=True)
+        mapped[f"/exchange/{name}"] = str(exchange / name)
+    return [[mapped.get(arg, arg) for arg in c["command"]]
+            for c in [*pod["initContainers"], *pod["containers"]]]
 
 
 @pytest.mark.slow
@@ -190,13 +195,13 @@ def test_sandbox_job_command_validates_every_reference_codec_in_the_image_enviro
     assert codecs, "the installed package holds no reference codec"
     for codec in codecs:
         summary = tmp_path / f"{codec.stem}.summary.json"
-        command = _job_command("validation", codec, summary)
-        assert shutil.which(command[0], path=str(sandbox_venv / "bin")), command[0]
-        assert command[1:3] == ["-m", "aivc.sandbox"]
-        proc = _in_venv(sandbox_venv, *command[1:], cwd=tmp_path)
-        assert proc.returncode == 0, f"{codec.name}: {proc.stderr[-2000:]}"
+        for command in _job_commands("validation", codec, summary, tmp_path / codec.stem):
+            assert shutil.which(command[0], path=str(sandbox_venv / "bin")), command[0]
+            assert command[1:3] == ["-m", "aivc.sandbox"]
+            proc = _in_venv(sandbox_venv, *command[1:], cwd=tmp_path)
+            assert proc.returncode == 0, f"{codec.name}: {proc.stderr[-2000:]}"
         assert len(summary.read_bytes()) <= 4096, "the summary must fit a termination message"
-        assert json.loads(summary.read_text()), f"{codec.name}: empty summary"
+        assert json.loads(summary.read_text())["ok"], f"{codec.name}: {summary.read_text()}"
 
 
 @pytest.mark.slow

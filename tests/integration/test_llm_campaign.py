@@ -15,6 +15,7 @@ import pytest
 from localcamp import campaign
 
 from aivc.codec.reference import reference_source
+from aivc.llm.accounting import PriceBook, TokenUsage
 from aivc.llm.client import AnthropicClient
 from aivc.llm.retrying import RetryPolicy
 from aivc.research.llm_planner import LLMPlanner
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 clips_dir, cache_dir = localcamp.clips_dir, localcamp.cache_dir
 
 KEY = "sk-ant-campaign-test-key"
+MODEL = "claude-sonnet-4-6"
 SIGNATURE = "def encode(video, level):\n"
 BUG = "    level = clamp_level(level)\n"
 FIX = "    level = min(max(int(level), 0), LEVELS - 1)\n"
@@ -55,7 +57,7 @@ def script(server: FakeMessagesServer) -> None:
 def test_a_broken_codec_is_repaired_and_an_improvement_adopted_end_to_end(tmp_path, clips_dir,
                                                                           cache_dir):
     spec = campaign(clips_dir, name="llm", planner="llm", budget={"maxExperiments": 3},
-                    llm={"model": "claude-sonnet-4-6", "reviewEvery": 2},
+                    llm={"model": MODEL, "reviewEvery": 2},
                     retries={"validation": 2}, finishUp={"report": False})
     with FakeMessagesServer(api_key=KEY) as server:
         script(server)
@@ -74,7 +76,7 @@ def test_a_broken_codec_is_repaired_and_an_improvement_adopted_end_to_end(tmp_pa
     base, fixed, better = (store.get("Experiment", f"llm-000{i}")["status"] for i in range(3))
     # 1: crashed in validation, repaired once from the error, then measured honestly
     assert fixed["phase"] == "Succeeded" and fixed["attempts"]["validation"] == 1
-    assert fixed["lesson"] == f"[avoid] {LESSON_1}"
+    assert fixed["lesson"].splitlines()[0] == f"[avoid] {LESSON_1}"  # then the review (every 2)
     repair_prompt = server.requests_for("propose_codec")[1].text()
     assert "clamp_level" in repair_prompt and "NameError" in repair_prompt
     assert "failed during validation" in repair_prompt
@@ -88,5 +90,14 @@ def test_a_broken_codec_is_repaired_and_an_improvement_adopted_end_to_end(tmp_pa
     assert [r.status for r in server.requests[:2]] == [529, 200]  # the overload was retried
     assert all(r.api_key == KEY for r in server.requests)
     assert fixed["costUSD"] > 0 and better["costUSD"] > 0
-    # each proposal carries the spend since the one before; the last analysis comes after
-    assert fixed["costUSD"] + better["costUSD"] < planner.spent_usd
+    # every call is booked to the experiment that made it (its design, repair, lesson, review),
+    # and the campaign's total is the server's usage of every answered call times its price
+    calls = [c for i in range(3) for c in store.get("Experiment", f"llm-000{i}")["status"].get("llmCalls") or []]
+    billed = sum(PriceBook().cost(MODEL, TokenUsage(u["input_tokens"], u["output_tokens"],
+                                                      u["cache_read_input_tokens"],
+                                                      u["cache_creation_input_tokens"]))
+                 for u in (r.usage for r in server.answered()) if u)
+    assert sum(c["costUSD"] for c in calls) == pytest.approx(billed, rel=1e-4)
+    assert planner.spent_usd == pytest.approx(billed)
+    assert store.get("Campaign", "llm")["status"]["costUSD"] == pytest.approx(billed, rel=1e-4)
+    assert {c["role"] for c in calls} >= {"design", "repair", "analysis", "review"}

@@ -67,8 +67,10 @@ def test_every_request_carries_the_key_and_a_cached_prefix_of_tools_and_system(s
     assert [t["name"] for t in body["tools"]] == ["propose_codec", "record_analysis", "review"]
     assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert "The codec contract" in body["system"][0]["text"]
-    first_block = body["messages"][0]["content"][0]
-    assert first_block["cache_control"] == {"type": "ephemeral"} and "STEP = 8" in first_block["text"]
+    yardstick, parent, task = body["messages"][0]["content"]
+    assert yardstick["cache_control"] == parent["cache_control"] == {"type": "ephemeral"}
+    assert "STEP = 8" in parent["text"] and "cache_control" not in task
+    assert body["stream"] is True
 
 
 def test_the_prefix_is_written_to_the_cache_once_and_read_after(server, make_planner):
@@ -126,8 +128,11 @@ def test_lessons_and_the_review_reach_later_prompts(server, make_planner):
                                     "new_idea": "add inter prediction"}),
                 tool_use("propose_codec", edit("STEP = 8", "STEP = 5")))
     planner = make_planner(review_every=1)
-    lesson = planner.learn(Outcome(1, "step 6", "Adopted", parent_version=3, bd_rate=9.0))
+    learned = planner.learn(Outcome(1, "step 6", "Adopted", parent_version=3, bd_rate=9.0))
+    lesson, review = (learned.text or "").splitlines()
     assert lesson == "[keep] Step 6 beat step 8 by 3% BD-rate."
+    assert review == "[review] off track: Is quantisation the bottleneck? | idea: add inter prediction"
+    assert [c.role for c in learned.calls] == ["analysis", "review"]
     planner.propose(request(2))
     assert [r.forced_tool for r in server.requests] == ["record_analysis", "review", "propose_codec"]
     prompt = server.requests[-1].text()

@@ -61,7 +61,7 @@ def test_the_real_api_proposes_a_parsable_codec_and_analyses_and_reviews_it():
         check_source(proposal.source)
         assert proposal.hypothesis and proposal.cost_usd > 0
         lesson = planner.learn(Outcome(1, proposal.hypothesis, "Rejected", parent_version=0,
-                                       bd_rate=380.0, bd_rate_vs_best=-20.0))
+                                       bd_rate=380.0, bd_rate_vs_best=-20.0)).text
         assert lesson and lesson.startswith(("[keep]", "[avoid]"))
         assert planner.review is not None and planner.review.question
         totals = planner.token_totals()[MODEL]

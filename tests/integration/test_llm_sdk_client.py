@@ -1,4 +1,5 @@
-"""The real Anthropic SDK against the local fake Messages API: retries, accounting, secrecy."""
+"""The real Anthropic SDK against the local fake Messages API: streaming, retries, what a failure
+means, malformed answers, accounting, secrecy."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from aivc.llm.retrying import RetryPolicy
 from aivc.observe.metrics import REGISTRY
 from aivc.settings import LLMSettings
 from tests.fakes.messages_server import (
+    FAULTS,
     FakeMessagesServer,
     error,
+    faulty,
     overloaded,
     rate_limited,
     server_error,
+    thinking_then_tool,
     tool_use,
 )
 
@@ -49,7 +53,7 @@ def server():
 
 def client_for(url: str, policy: RetryPolicy = FAST, model: str = MODEL, **kw) -> AnthropicClient:
     client = AnthropicClient(LLMSettings(api_key=KEY, base_url=url), model, policy=policy,
-                             timeout_s=10.0, rng=random.Random(0), **kw)
+                             idle_timeout_s=10.0, rng=random.Random(0), **kw)
     _open.append(client)
     return client
 
@@ -97,13 +101,15 @@ def test_retries_stop_after_the_last_attempt_with_a_clear_error(server):
                                "529 overloaded_error: Overloaded")
     assert (info.value.status, info.value.attempts) == (529, 4)
     assert len(server.requests) == 4
+    assert info.value.kind == "unavailable" and info.value.retry_after_s == 0.0
+    assert [f.outcome for f in info.value.failures] == ["overloaded"] * 4
 
 
 def test_a_bad_request_fails_at_once(server):
     server.push(error(400, "invalid_request_error", "max_tokens: too large"))
-    with pytest.raises(LLMError, match="failed: 400 invalid_request_error: max_tokens: too large"):
+    with pytest.raises(LLMError, match="failed: 400 invalid_request_error: max_tokens: too large") as info:
         call(client_for(server.url))
-    assert len(server.requests) == 1
+    assert len(server.requests) == 1 and info.value.kind == "request"
 
 
 def test_the_server_may_forbid_a_retry_with_x_should_retry(server):
@@ -144,6 +150,7 @@ def test_the_key_is_sent_but_never_logged_nor_put_in_errors(caplog):
         assert wrong.requests[0].api_key == KEY  # it did travel, in the request header
     text = "".join(traceback.format_exception(info.value))
     assert "401 authentication_error" in str(info.value) and "check the API key" in str(info.value)
+    assert info.value.kind == "auth" and len(wrong.requests) == 1  # refused at once, not retried
     assert info.value.__cause__ is None and info.value.__context__ is None
     assert KEY not in text and KEY not in repr(info.value)
     assert "Sending HTTP Request" in caplog.text  # the SDK's own debug log was captured
@@ -168,3 +175,56 @@ def test_a_deprecated_model_is_reported_once_in_the_log_not_as_a_warning_per_cal
         call(client)
     notices = [r for r in caplog.records if "deprecated" in r.getMessage()]
     assert len(notices) == 1 and "claude-sonnet-4-5" in notices[0].getMessage()
+
+
+def test_every_request_streams_so_a_long_answer_meets_no_fixed_timeout(server):
+    server.push(tool_use("review", {"on_track": True, "question": "q"}))
+    response = call(client_for(server.url))
+    assert server.requests[0].body["stream"] is True
+    assert response.tool_calls[0].input == {"on_track": True, "question": "q"}
+    assert response.usage.input == server.requests[0].usage["input_tokens"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_200_that_is_not_a_message_is_a_clear_retried_failure_never_a_crash(server, fault):
+    server.push(faulty(fault), tool_use("review", {"on_track": False, "question": "q"}))
+    response = call(client_for(server.url))
+    assert response.tool_calls[0].input["on_track"] is False
+    (failed,) = response.failures
+    assert failed.outcome in ("malformed", "overloaded", "connection_error")
+    billed = server.requests[0].usage or {}
+    assert failed.usage.input == billed.get("input_tokens", 0)
+
+
+def test_malformed_answers_that_never_stop_end_as_unavailable_with_a_time_to_wait(server):
+    server.push(faulty("html"), faulty("empty_json"), faulty("no_usage"), faulty("html"))
+    with pytest.raises(LLMError, match="after 4 attempts: the API answered 200 without a Message") as info:
+        call(client_for(server.url))
+    assert info.value.kind == "unavailable" and info.value.retry_after_s == FAST.unavailable_wait_s
+    assert "<html>" not in str(info.value)
+
+
+@pytest.mark.parametrize("status, kind, text", [
+    (401, "authentication_error", "invalid x-api-key"), (403, "permission_error", "no access"),
+    (400, "invalid_request_error", "Your credit balance is too low to access the API")])
+def test_a_refused_key_or_account_is_an_auth_failure_that_is_not_retried(server, status, kind, text):
+    server.push(error(status, kind, text))
+    with pytest.raises(LLMError) as info:
+        call(client_for(server.url))
+    assert info.value.kind == "auth" and len(server.requests) == 1
+
+
+def test_a_long_overload_gives_up_after_the_bounded_retries_and_passes_the_servers_wait_on(server):
+    server.push(*[overloaded(retry_after="0.05")] * 3, overloaded(retry_after="600"))
+    waits: list[float] = []
+    with pytest.raises(LLMError) as info:
+        call(client_for(server.url, sleep=waits.append))
+    assert info.value.kind == "unavailable" and info.value.retry_after_s == 600.0
+    assert waits == [0.05, 0.05, 0.05] and len(server.requests) == 4
+
+
+def test_a_model_that_thinks_by_default_comes_back_with_its_signed_thinking_block(server):
+    server.push(thinking_then_tool("review", {"on_track": True, "question": "q"}))
+    response = call(client_for(server.url, model="claude-sonnet-5-5"))
+    assert response.content[0]["type"] == "thinking" and response.content[0]["signature"].startswith("sig")
+    assert response.tool_calls[0].name == "review"

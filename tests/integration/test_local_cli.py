@@ -18,7 +18,7 @@ finished_run = localcamp.finished_run
 def test_get_experiments_prints_the_crd_printer_columns(finished_run, capsys):
     assert main(["get", "experiments", "--run-dir", str(finished_run)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "CAMPAIGN", "PHASE", "VERSION", "BD-RATE", "KBPS", "PSNR-Y",
+    assert lines[0].split() == ["NAME", "CAMPAIGN", "PHASE", "VERSION", "BD-RATE", "KBPS", "PSNR-YUV",
                                 "VERDICT", "AGE"]
     assert lines[1].split()[:4] == ["tiny-0000", "tiny", "Succeeded", "v0"]
     assert len(lines) == 3
@@ -33,7 +33,7 @@ def test_get_campaigns_shows_counts_and_the_best_version(finished_run, capsys):
 def test_describe_experiment_shows_hypothesis_metrics_and_commit(finished_run, capsys):
     assert main(["describe", "experiment", "tiny-0001", "--run-dir", str(finished_run)]) == 0
     out = capsys.readouterr().out
-    for part in ("Hypothesis:", "motion compensation", "Metrics:", "BD-rate vs x264", "main.yuv",
+    for part in ("Hypothesis:", "motion compensation", "Metrics:", "score: BD-rate (PSNR-YUV 6:1:1) vs x264", "main.yuv",
                  "Commit:", "v1 ", "Source:", "Parent:"):
         assert part in out
 

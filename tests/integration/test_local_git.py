@@ -38,7 +38,7 @@ def test_every_adoption_is_a_tagged_commit_with_source_results_and_metrics(finis
         assert results["experiment"] == name and results["results"] == store.get_results(name)
         body = git(repo, "log", "-1", "--format=%B", tag)
         assert f"Experiment: {name}" in body
-        assert f"BD-rate vs x264: {exp['status']['metrics']['bdRate']:.3f}%" in body
+        assert f"Score: BD-rate (PSNR-YUV) vs x264: {exp['status']['metrics']['bdRate']:.3f}%" in body
         assert {"type": "Committed", "status": "True"}.items() <= committed(exp["status"]).items()
 
 

@@ -119,13 +119,17 @@ def test_validation_runs_on_cpu_and_execution_gets_the_gpu_node(run: dict[str, A
         by_stage.setdefault(job["metadata"]["labels"]["aivc.dev/stage"], []).append(job)
     for job in by_stage["validation"]:
         pod = job["spec"]["template"]["spec"]
-        assert GPU not in pod["containers"][0]["resources"]["limits"]
+        assert all(GPU not in c["resources"]["limits"]
+                   for c in [*pod["initContainers"], *pod["containers"]])
         assert "nodeSelector" not in pod and "tolerations" not in pod
     for job in by_stage["execution"]:
-        pod = job["spec"]["template"]["spec"]
-        assert pod["containers"][0]["resources"]["limits"][GPU] == "1"
+        pod = job["spec"]["template"]["spec"]  # candidate steps get the GPU, measuring does not
+        assert [c["resources"]["limits"].get(GPU) for c in pod["initContainers"]] == ["1", "1"]
+        assert GPU not in pod["containers"][0]["resources"]["limits"]
         assert pod["nodeSelector"] == {"pool": "gpu"} and pod["runtimeClassName"] == "gvisor"
-    assert len(by_stage["validation"]) == 4 and len(by_stage["execution"]) == 3
+    stages = [e["status"]["cascade"]["stages"] for e in run["experiments"].values()]
+    assert stages[0] == ["full"] and stages[2] == ["screen", "campaign", "confirm"]
+    assert len(by_stage["validation"]) == 4 and len(by_stage["execution"]) == sum(map(len, stages))
 
 
 def test_each_job_and_codec_is_owned_by_its_experiment(run: dict[str, Any]) -> None:
@@ -138,7 +142,8 @@ def test_each_job_and_codec_is_owned_by_its_experiment(run: dict[str, Any]) -> N
     campaign_uid = run["campaign"]["metadata"]["uid"]
     assert all(e["metadata"]["ownerReferences"][0]["uid"] == campaign_uid
                for e in run["experiments"].values())
-    assert len({r.job for r in run["runs"]}) == len(run["runs"]) == 7
+    stages = sum(len(e["status"]["cascade"]["stages"]) for e in run["experiments"].values())
+    assert len({r.job for r in run["runs"]}) == len(run["runs"]) == 4 + stages
 
 
 def test_campaign_status_counts_best_and_cost(run: dict[str, Any]) -> None:

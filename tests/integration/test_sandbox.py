@@ -1,82 +1,87 @@
 """The sandbox end to end: real child processes, real layers, real clips.
 
-Layers that need root (network namespace, chroot, the drop to nobody) are checked when the
-tests run as root, as here and in CI; as another user those tests are skipped loudly and the
-remaining layers are checked by running without them (`root_layers=False`).
+As root the child drops to nobody; as a normal user it gets a user namespace in which it
+appears as nobody. The layers that hold without any namespace are checked by turning them
+off (`Session(namespaces=False)`, which needs `accept_weaker`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from aivc.codec.contract import Video
 from aivc.evaluate.clips import ClipSpec, synthetic_clip, write_yuv
 from aivc.evaluate.inprocess import evaluate_in_process
+from aivc.evaluate.results import ErrorRecord, LevelResult
 from aivc.sandbox import HarnessError, SandboxLimits, evaluate_codec, validate_codec
 from aivc.sandbox.process import child_env
-from aivc.sandbox.roundtrip import Session, roundtrip
+from aivc.sandbox.session import Session
+from aivc.sandbox.steps import decode_level, encode_clip, measure
 from aivc.sandbox.workspace import Workspace
 
 CANDIDATES = Path(__file__).parents[1] / "adversarial" / "candidates"
 HONEST = CANDIDATES / "honest.py"
 FAKE_KEY = "sk-ant-api03-FAKE-KEY-FOR-THE-SANDBOX-TEST-0123456789"
-ROOT_LAYERS = ["netns", "chroot", "uid", "pdeathsig", "rlimits", "seccomp", "audit"]
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="NOT RUN: root-only sandbox layers "
-                                                        "(network namespace, chroot, uid drop)")
+SEEN = ["mntns", "netns", "ipcns", "pidns", "utsns", "view", "uid", "nocaps", "nnp", "seccomp",
+        "rlimits", "workcap"]
+WEAKER = SandboxLimits(accept_weaker=True)
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    saved, tempfile.tempdir = tempfile.tempdir, str(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        tempfile.tempdir = saved
-
-
-def probe(root_layers: bool = True) -> tuple[list[str], dict]:
+def probe(limits: SandboxLimits | None = None, namespaces: bool = True) -> tuple[list[str], dict]:
     with Workspace(HONEST.read_bytes()) as ws:
-        run, _ = Session(ws, SandboxLimits(), ("numpy",), 2, root_layers=root_layers).run(
+        run = Session(ws, limits or SandboxLimits(), ("numpy",), 2, namespaces=namespaces).run(
             "probe", {}, {})
+        run.outputs.close()
     assert run.ok, run.message
-    return run.layers, run.report
+    return run.seen.layers, run.report
 
 
-@as_root
+def roundtrip(session: Session, clip: str, video: Video, level: int) -> LevelResult | ErrorRecord:
+    """Encode one level, decode it twice: what `evaluate_codec` does for every level."""
+    out = session.workspace.bitstreams / "0"
+    out.mkdir(exist_ok=True)
+    enc = encode_clip(session, clip, video, [level], out)
+    if enc.error is not None:
+        return enc.error
+    path = enc.bitstreams[level]
+    dec = decode_level(session, clip, video, level, path, runs=2)
+    if isinstance(dec, ErrorRecord):
+        return dec
+    return measure(video, clip, level, path.stat().st_size, enc, dec)
+
+
 def test_child_runs_as_nobody_with_no_network_and_an_empty_environment() -> None:
     layers, report = probe()
-    assert [x for x in layers if not x.startswith("landlock")] == ROOT_LAYERS
-    assert (report["uid"], report["gid"], report["groups"]) == (65534, 65534, [])
+    assert [x for x in layers if x != "userns"] == SEEN
+    assert (report["uid"], report["gid"]) == (65534, 65534)
     assert report["interfaces"] == ["lo"]
     assert report["env"] == sorted(child_env(Path("/x"), 1))
-    assert report["pgid"] == report["sid"]  # its own session: the parent kills the group
+    assert report["pid"] == 1  # PID 1 of its own PID namespace
     limits = SandboxLimits()
     assert report["rlimits"]["RLIMIT_AS"] == [limits.address_space_bytes] * 2
     assert report["rlimits"]["RLIMIT_NPROC"] == [limits.max_processes] * 2
-    assert report["rlimits"]["RLIMIT_CPU"] == [limits.cpu_seconds, limits.cpu_seconds + 2]
+    assert report["rlimits"]["RLIMIT_CPU"] == [limits.cpu_seconds, limits.cpu_seconds]
 
 
-def test_without_root_the_kernel_and_audit_layers_still_apply() -> None:
-    layers, report = probe(root_layers=False)
-    assert not {"netns", "chroot", "uid"} & set(layers)
-    assert {"rlimits", "seccomp", "audit"} <= set(layers)
+def test_without_namespaces_the_kernel_layers_still_apply() -> None:
+    layers, report = probe(WEAKER, namespaces=False)
+    assert not {"netns", "view", "pidns", "workcap"} & set(layers)
+    assert {"rlimits", "seccomp", "nnp"} <= set(layers)
     assert report["rlimits"]["RLIMIT_FSIZE"][0] == SandboxLimits().max_file_bytes
 
 
 @pytest.mark.parametrize("name", ["decoder_reads_source", "dev_shm_state", "fork_exec_unaudited",
-                                  "socket_from_loaded_module", "proc_environ"])
-def test_without_root_layers_escapes_are_still_forbidden(name: str, scratch: Path) -> None:
+                                  "socket_from_loaded_module"])
+def test_without_namespaces_escapes_are_still_forbidden(name: str, scratch: Path) -> None:
     source = (CANDIDATES / f"{name}.py").read_bytes()
     with Workspace(source) as ws:
-        session = Session(ws, SandboxLimits(wall_seconds=20),
-                          ("numpy", "scipy", "importlib", "sys", "os"), 1, root_layers=False)
+        session = Session(ws, SandboxLimits(wall_seconds=20, accept_weaker=True),
+                          ("numpy", "scipy", "importlib", "sys", "os"), 1, namespaces=False)
         out = roundtrip(session, "tiny", synthetic_clip(64, 48, 2), 0)
     assert getattr(out, "category", None) == "forbidden", out
 
@@ -89,10 +94,14 @@ def test_the_api_key_never_reaches_the_encoder(monkeypatch: pytest.MonkeyPatch,
     video = synthetic_clip(64, 48, 2)
     with Workspace(source) as ws:
         session = Session(ws, SandboxLimits(), ("numpy", "struct", "os"), 1)
-        run, workdir = session.run("encode", {"source.yuv": lambda p: write_yuv(video, p)},
-                                   {"width": 64, "height": 48, "frames": 2, "fps": 25.0, "level": 0})
-        assert run.ok, run.message
-        bitstream = (workdir / "bitstream.bin").read_bytes()
+        run = session.run("encode", {"source.yuv": lambda p: write_yuv(video, p)},
+                          {"width": 64, "height": 48, "frames": 2, "fps": 25.0, "levels": [0]})
+        with run.outputs:
+            assert run.ok, run.message
+            f = run.outputs.open("bitstream-0.bin")
+            assert f is not None
+            with f:
+                bitstream = f.read()
     assert FAKE_KEY.encode() not in bitstream and b"ghp_fake" not in bitstream
     assert b"OMP_NUM_THREADS" in bitstream  # it did read its environment: only ours is there
 
@@ -132,7 +141,7 @@ def test_a_broken_contract_and_a_syntax_error_are_reported_not_raised(tmp_path: 
 def test_a_failure_of_the_harness_itself_raises_instead_of_blaming_the_codec() -> None:
     with Workspace(HONEST.read_bytes()) as ws, \
             pytest.raises(HarnessError, match="before loading the codec"):
-        Session(ws, SandboxLimits(), (), 2).run("encode", {}, {})  # no source frames given
+        Session(ws, SandboxLimits(), (), 2).run("encode", {}, {"levels": [0]})  # no source frames
 
 
 def test_cli_prints_the_json_and_writes_a_summary_under_4_kib(tmp_path: Path) -> None:

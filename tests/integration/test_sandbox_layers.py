@@ -41,6 +41,44 @@ def test_seccomp_kills_process_creation_and_sockets(action: str) -> None:
 
 
 @needs_seccomp
+@pytest.mark.parametrize("action", [
+    "libc.shmget(0x1234, 4096, 0o1666)", "libc.msgget(0x1234, 0o1666)",
+    "libc.semget(0x1234, 1, 0o1666)", "libc.mq_open(b'/aivc', 0o100, 0o600, None)",
+    "libc.mincore(None, 4096, None)", "os.posix_fadvise(0, 0, 0, os.POSIX_FADV_DONTNEED)",
+    "os.chmod('/dev/null', 0o666)", "os.utime('/dev/null')", "os.memfd_create('x')",
+    "libc.syscall(451, 0, 0, 0, 0)",  # cachestat
+])
+def test_seccomp_kills_ipc_cache_probes_metadata_changes_and_memfd(action: str) -> None:
+    out = run_python(f"""
+        import ctypes, os
+        from aivc.sandbox import seccomp
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert seccomp.install()
+        {action}
+        print("survived")
+    """)
+    assert out.returncode == -signal.SIGSYS, (out.returncode, out.stdout, out.stderr)
+
+
+@needs_seccomp
+def test_seccomp_refuses_page_cache_steering_advice_but_not_the_allocators() -> None:
+    out = run_python("""
+        import mmap
+        from aivc.sandbox import seccomp
+        assert seccomp.install()
+        m = mmap.mmap(-1, 1 << 20)
+        m.madvise(mmap.MADV_DONTNEED)
+        for advice in (mmap.MADV_WILLNEED, 21, 20):  # WILLNEED, PAGEOUT, COLD
+            try:
+                m.madvise(advice)
+                print("allowed")
+            except PermissionError:
+                print("refused")
+    """)
+    assert out.returncode == 0 and out.stdout.split() == ["refused"] * 3, out.stderr
+
+
+@needs_seccomp
 def test_seccomp_still_lets_threads_run() -> None:
     out = run_python("""
         import threading

@@ -35,7 +35,7 @@ def exp(phase: str, verdict: str | None = None, bd: float | None = None, *, seq:
         cost: float = 0.0, version: int | None = None, since: str | None = None,
         done: str | None = None, committed: bool = True) -> ExperimentDoc:
     status: dict[str, Any] = {"phase": phase, "verdict": verdict, "costUSD": cost,
-                              "phaseSince": since, "completionTime": done}
+                              "phaseSince": since, "completionTime": done, "learned": True}
     if verdict == "Adopted":
         status["version"] = version if version is not None else 0
         if committed:
@@ -66,10 +66,37 @@ def test_a_driver_may_ask_for_fewer_at_once():
     assert plan.create == (0,)
 
 
-def test_experiments_in_flight_hold_their_slots_but_people_do_not():
+def test_experiments_in_flight_and_waiting_for_a_person_hold_their_slots_unless_told_otherwise():
     c = campaign(maxExperiments=10, extra={"parallelism": 2})
     assert plan_campaign(c, [exp("Executing", seq=0), exp("Designing", seq=1)], NOW).create == ()
-    assert plan_campaign(c, [exp("Executing", seq=0), exp("NeedsHuman", seq=1)], NOW).create == (2,)
+    assert plan_campaign(c, [exp("Executing", seq=0), exp("NeedsHuman", seq=1)], NOW).create == ()
+    free = campaign(maxExperiments=10, extra={"parallelism": 2, "needsHumanHoldsSlot": False})
+    assert plan_campaign(free, [exp("Executing", seq=0), exp("NeedsHuman", seq=1)], NOW).create == (2,)
+
+
+def stuck(seq: int, category: str) -> ExperimentDoc:
+    return ExperimentDoc.parse({"metadata": {"name": f"c-{seq:04d}"}, "spec": {"campaign": "c", "sequence": seq},
+                                "status": {"phase": "NeedsHuman", "humanReason": "execution failed 2 times",
+                                           "lastError": {"stage": "execution", "category": category,
+                                                         "message": "x"}}})
+
+
+def test_a_failure_budget_stops_a_campaign_whose_experiments_keep_failing():
+    c = campaign(maxExperiments=50, maxFailedExperiments=2,
+                 extra={"parallelism": 4, "needsHumanHoldsSlot": False})
+    plan = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), stuck(1, "timeout"),
+                             exp("Failed", "Skipped", seq=2)], NOW)
+    assert plan.create == () and plan.stop_reason == "budget.maxFailedExperiments reached (2 of 2)"
+    cond = next(x for x in plan.status.conditions if x.type == "Stopping")
+    assert cond.reason == "WaitingForPeople"  # one of them still waits for a person
+
+
+def test_consecutive_failures_of_one_kind_stop_it_but_mixed_ones_do_not():
+    c = campaign(maxExperiments=50, maxConsecutiveFailures=3, extra={"needsHumanHoldsSlot": False})
+    same = [exp("Succeeded", "Adopted", seq=0), stuck(1, "timeout"), stuck(2, "timeout"), stuck(3, "timeout")]
+    assert "the last 3 experiments all failed with timeout" in (plan_campaign(c, same, NOW).stop_reason or "")
+    mixed = [exp("Succeeded", "Adopted", seq=0), stuck(1, "timeout"), stuck(2, "memory"), stuck(3, "timeout")]
+    assert plan_campaign(c, mixed, NOW).stop_reason is None
 
 
 def test_the_last_slots_of_the_budget_are_not_overrun():
@@ -171,7 +198,24 @@ def test_the_deadline_is_the_earlier_of_both_limits():
     assert deadline_of(c.spec, NOW) == NOW + dt.timedelta(minutes=5)
 
 
-def test_a_campaign_waits_for_the_commit_of_its_last_adoption():
+def test_a_campaign_waits_for_the_commit_and_the_lesson_of_its_last_experiment():
     c = campaign(maxExperiments=1)
     assert not plan_campaign(c, [exp("Succeeded", "Adopted", seq=0, committed=False)], NOW).finished
+    unlearned = ExperimentDoc.parse({"metadata": {"name": "c-0000"}, "spec": {"campaign": "c", "sequence": 0},
+                                     "status": {"phase": "Succeeded", "verdict": "Rejected"}})
+    assert not plan_campaign(c, [unlearned], NOW).finished
     assert plan_campaign(c, [exp("Succeeded", "Adopted", seq=0)], NOW).finished
+
+
+def test_a_refused_key_pauses_the_campaign_and_an_answer_resumes_it():
+    c = campaign(maxExperiments=5, extra={"parallelism": 2})
+    held = ExperimentDoc.parse({"metadata": {"name": "c-0001"}, "spec": {"campaign": "c", "sequence": 1},
+                                "status": {"phase": "Designing", "hold": {
+                                    "category": "auth", "message": "401", "until": START}}})
+    plan = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), held], NOW)
+    assert plan.create == () and plan.gauges.paused
+    ready = next(cond for cond in plan.status.conditions if cond.type == "PlannerReady")
+    assert (ready.status.value, ready.reason) == ("False", "PlannerKeyRefused") and "resumes" in ready.message
+    free = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), exp("Designing", seq=1)], NOW)
+    assert free.create == (2,) and not free.gauges.paused
+    assert next(cond for cond in free.status.conditions if cond.type == "PlannerReady").status.value == "True"

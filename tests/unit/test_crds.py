@@ -56,8 +56,12 @@ def test_invalid_manifests_are_refused_with_a_message_naming_the_field(path: Pat
 def test_crds_are_valid_and_structural(kind: str) -> None:
     kubernetes_validate.validate(crd(kind), "1.30", strict=True)
     untyped = [path for path, node in _nodes(schema(kind))
-               if "type" not in node and not node.get("x-kubernetes-preserve-unknown-fields")]
+               if "type" not in node and not node.get("x-kubernetes-preserve-unknown-fields")
+               and not node.get("x-kubernetes-int-or-string")]
     assert untyped == []
+    for path, node in _nodes(schema(kind)):
+        if node.get("x-kubernetes-int-or-string"):  # the one shape a structural schema allows
+            assert node["anyOf"] == [{"type": "integer"}, {"type": "string"}], path
 
 
 @pytest.mark.parametrize(("kind", "columns", "short"), [

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import Counter, Gauge, Histogram
 
 from aivc.boards import dashboards
@@ -18,6 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 BOARDS = dashboards.boards()
 ALL_VARIABLES = dashboards.grafana_variables("some-campaign", 3600)
+RUNBOOK_URL = yaml.safe_load((REPO / "helm" / "aivc" / "values.yaml").read_text())[
+    "metrics"]["prometheusRule"]["runbookBaseURL"]
+"""Absolute, so a link works from Alertmanager; the chart's value replaces it on a cluster."""
 
 
 def exported_series() -> set[str]:
@@ -85,16 +89,40 @@ def test_no_datasource_uid_is_hard_coded(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", dashboards.BOARD_FILES)
-def test_the_board_has_a_prometheus_datasource_and_a_campaign_variable(name: str) -> None:
+def test_the_board_has_a_prometheus_datasource_a_namespace_and_a_campaign_variable(name: str) -> None:
     board = BOARDS[name]
     assert 36 <= board["schemaVersion"] <= 41
     variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert list(variables) == ["datasource", "namespace", "campaign"]
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    campaign = variables["campaign"]
-    assert campaign["type"] == "query" and campaign["datasource"] == DATASOURCE
-    assert campaign["definition"] == "label_values(aivc_campaign_running, campaign)"
-    assert campaign["query"]["query"] == campaign["definition"]
+    namespace, campaign = variables["namespace"], variables["campaign"]
+    op = "=~" if campaign["multi"] else "="
+    assert namespace["multi"] == campaign["multi"]
+    for variable in (namespace, campaign):
+        assert variable["type"] == "query" and variable["datasource"] == DATASOURCE
+        assert variable["query"]["query"] == variable["definition"]
+    assert namespace["definition"] == "label_values(aivc_campaign_running, campaign_namespace)"
+    assert campaign["definition"] == \
+        f'label_values(aivc_campaign_running{{campaign_namespace{op}"$namespace"}}, campaign)'
+
+
+@pytest.mark.parametrize("query", [q for n, b in BOARDS.items() for q in dashboards.queries(n, b)],
+                         ids=lambda q: f"{q.board}:{q.panel_id}{q.ref_id}")
+def test_every_query_of_one_campaign_names_its_namespace_too(query: dashboards.PanelQuery) -> None:
+    """Campaign names repeat across namespaces: a selector on `campaign` alone mixes them."""
+    for selector in dashboards.selectors(query.expr):
+        if "$campaign" in selector:
+            assert "campaign_namespace" in selector and "$namespace" in selector, selector
+
+
+def test_llm_panels_of_the_campaign_board_follow_the_campaigns_model() -> None:
+    llm = [q for q in dashboards.queries("campaign.json", BOARDS["campaign.json"])
+           if "aivc_llm_" in q.expr]
+    assert llm
+    for query in llm:
+        assert 'aivc_campaign_model_info{campaign_namespace="$namespace", campaign="$campaign"}' \
+            in query.expr and "on (model)" in query.expr, query.title
 
 
 def test_board_uids_are_distinct_and_stable() -> None:
@@ -136,7 +164,7 @@ def test_the_five_alerts_each_have_a_summary_a_description_and_a_runbook_section
         assert rule.annotations.get("summary") and rule.annotations.get("description"), rule.name
         assert rule.labels.get("severity") in {"info", "warning", "critical"}, rule.name
         url = rule.annotations["runbook_url"]
-        assert url == f"docs/runbook.md#{rule.name.lower()}", url
+        assert url == f"{RUNBOOK_URL}#{rule.name.lower()}", url
         assert rule.name.lower() in headings, f"docs/runbook.md has no section for {rule.name}"
 
 

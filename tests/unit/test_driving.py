@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from aivc.api.documents import AnalysisNote, CodecRef, ExperimentDoc, Metrics, RunSummary
+from aivc.api.documents import AnalysisNote, CodecRef, ExperimentDoc, Hold, Metrics, RunSummary
 from aivc.api.measurements import Quality
 from aivc.api.spec import Limits
 from aivc.api.types import DECISION_ANNOTATION, NOTE_ANNOTATION, Outcome, Phase
@@ -27,6 +27,7 @@ from aivc.research.driving import (
 from aivc.research.phases import (
     Analyzed,
     CommitVersion,
+    Deferred,
     Designed,
     DesignFailed,
     ExecutionFailed,
@@ -67,12 +68,18 @@ OWED = [
     ("executing", doc("Executing"), RunExecution()),
     ("analyzing", doc("Analyzing"), RunAnalysis()),
     ("an adoption not yet committed", doc("Succeeded", verdict="Adopted", version=2), CommitVersion(2)),
-    ("a committed adoption", doc("Succeeded", verdict="Adopted", version=2,
-                                 commit={"sha": "abc", "tag": "v2", "branch": "b", "repo": "r"}), None),
+    ("a committed adoption owes its lesson", doc("Succeeded", verdict="Adopted", version=2,
+                                                 commit={"sha": "abc", "tag": "v2", "branch": "b",
+                                                         "repo": "r"}), RecordLesson()),
+    ("a committed adoption learned from", doc("Succeeded", verdict="Adopted", version=2, learned=True,
+                                              commit={"sha": "abc", "tag": "v2", "branch": "b",
+                                                      "repo": "r"}), None),
     ("a commit that failed in this run is not retried until the next",
-     doc("Succeeded", verdict="Adopted", version=2,
+     doc("Succeeded", verdict="Adopted", version=2, learned=True,
          conditions=[{"type": "Committed", "status": "False", "reason": "CommitFailed"}]), None),
-    ("a rejection", doc("Succeeded", verdict="Rejected"), None),
+    ("a rejection owes its lesson", doc("Succeeded", verdict="Rejected"), RecordLesson()),
+    ("a rejection learned from", doc("Succeeded", verdict="Rejected", learned=True), None),
+    ("a skipped one teaches nothing", doc("Failed", verdict="Skipped"), None),
     ("waiting for a person", doc("NeedsHuman"), None),
 ]
 
@@ -84,7 +91,8 @@ def test_the_work_owed_is_read_from_the_persisted_status(d, action):
 
 
 def test_an_experiment_waiting_for_a_person_is_still_watched():
-    assert needs_driving(doc("NeedsHuman")) and not needs_driving(doc("Succeeded", verdict="Rejected"))
+    assert needs_driving(doc("NeedsHuman"))
+    assert not needs_driving(doc("Succeeded", verdict="Rejected", learned=True))
 
 
 # ---- transitions --------------------------------------------------------------------------------
@@ -244,3 +252,28 @@ def test_a_decision_that_cannot_apply_is_cleared_with_a_warning(d, reason):
     found = apply(d)
     assert found.applied is None and found.clear["metadata"]["annotations"][DECISION_ANNOTATION] is None
     assert [(o.reason, o.warning) for o in found.observations] == [(reason, True)]
+
+
+# ---- designs held by the platform ------------------------------------------------------------
+
+
+def test_a_refused_key_holds_the_design_without_using_a_retry_or_telling_the_model():
+    later = "2026-03-01T12:01:00Z"
+    plan = transition(doc("Designing", lastError=ERROR),
+                      Work(Deferred("auth", "401 invalid x-api-key"),
+                           {"hold": Hold("auth", "401 invalid x-api-key", later)}), LIMITS, NOW)
+    status = plan.after.status
+    assert status.phase is Phase.DESIGNING and status.attempts.design == 0
+    assert status.last_error == doc(lastError=ERROR).status.last_error  # no new error for the model
+    assert plan.status_patch["hold"] == {"category": "auth", "message": "401 invalid x-api-key",
+                                         "until": later, "count": 1}
+    assert [o.reason for o in plan.observations if isinstance(o, Said)] == ["PlannerKeyRefused"]
+    assert owed(plan.after, NOW) is None and needs_driving(plan.after)
+    assert owed(plan.after, NOW + dt.timedelta(minutes=2)) == owed(doc("Designing", lastError=ERROR))
+
+
+def test_an_answer_from_the_planner_clears_the_hold():
+    held_doc = doc("Designing", hold={"category": "unavailable", "message": "529",
+                                            "until": STAMP})
+    plan = transition(held_doc, Work(Designed(), {}, {"hypothesis": "h"}), LIMITS, NOW)
+    assert plan.after.status.hold is None and plan.status_patch["hold"] is None

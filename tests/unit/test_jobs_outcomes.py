@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aivc.evaluate.results import ErrorRecord, EvaluationResult, LevelResult
-from aivc.kube.jobs import Stage
+from aivc.evaluate.results import ClipInfo, ErrorRecord, EvaluationResult, LevelResult
+from aivc.kube.jobs import CONTAINER, Stage
 from aivc.kube.outcomes import finished, job_done, parse_results
 from aivc.research.phases import (
     ExecutionFailed,
@@ -21,7 +21,8 @@ SHA = "ab" * 32
 def result(errors: list[ErrorRecord] | None = None) -> EvaluationResult:
     levels = [LevelResult("carphone:4", lv, 4, 1000 * (4 - lv), 100.0 / (lv + 1), 40.0 - lv, 41.0,
                           41.0, 40.5, 0.9, 0.5, 0.25) for lv in range(4)]
-    return EvaluationResult("evaluate", SHA, 4, levels=levels, errors=errors or [], wall_seconds=3.0)
+    return EvaluationResult("evaluate", SHA, 4, clips=[ClipInfo("carphone:4", 176, 144, 4, 29.97)],
+                            levels=levels, errors=errors or [], wall_seconds=3.0)
 
 
 def job(failed: str | None = None) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def job(failed: str | None = None) -> dict[str, Any]:
 
 def pod(message: str | None, reason: str = "Completed", code: int = 0) -> dict[str, Any]:
     terminated = {"exitCode": code, "reason": reason, **({"message": message} if message else {})}
-    return {"status": {"containerStatuses": [{"name": "sandbox", "state": {"terminated": terminated}}]}}
+    return {"status": {"containerStatuses": [{"name": CONTAINER, "state": {"terminated": terminated}}]}}
 
 
 def test_a_job_is_done_when_complete_or_failed() -> None:
@@ -53,8 +54,12 @@ def test_without_a_log_the_summary_rows_stand_in_and_say_so() -> None:
     done = finished(Stage.EXECUTION, job(), pod(full.summary()), None, SHA)
     assert isinstance(done.event, ExecutionFinished)
     assert done.status["results_source"] == "terminationMessage"
-    levels = EvaluationResult.from_dict(done.status["results"]).levels
-    assert [(lv.kbps, lv.psnr_y) for lv in levels] == [(round(r.kbps, 2), round(r.psnr_y, 3)) for r in full.levels]
+    stand_in = EvaluationResult.from_dict(done.status["results"])
+    keys = ("kbps", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv")
+    assert [tuple(getattr(lv, k) for k in keys) for lv in stand_in.levels] == \
+        [tuple(round(getattr(r, k), 3 if k != "kbps" else 2) for k in keys) for r in full.levels]
+    assert [c.name for c in stand_in.clips] == [c.name for c in full.clips]  # it can be scored
+    assert {lv.frames for lv in stand_in.levels} == {c.frames for c in full.clips}
 
 
 def test_a_candidate_error_in_the_summary_becomes_a_failure_with_its_category() -> None:
@@ -93,3 +98,17 @@ def test_a_truncated_summary_without_a_log_is_a_failure_not_partial_numbers() ->
 def test_garbage_logs_parse_to_nothing() -> None:
     assert parse_results("Traceback (most recent call last):\n{ not json") is None
     assert parse_results("") is None
+
+
+def test_a_step_that_failed_outright_is_named_with_its_own_message() -> None:
+    failed = {"status": {
+        "initContainerStatuses": [
+            {"name": "encode", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+            {"name": "decode", "state": {"terminated": {
+                "exitCode": 2, "reason": "Error",
+                "message": "aivc.sandbox decode: error: the sandbox cannot put these required "
+                           "layers in place (pod mode): landlock"}}}],
+        "containerStatuses": [{"name": CONTAINER, "state": {"waiting": {"reason": "PodInitializing"}}}]}}
+    done = finished(Stage.EXECUTION, job("BackoffLimitExceeded"), failed, None, SHA)
+    assert isinstance(done.event, ExecutionFailed) and done.source == "none"
+    assert "decode step" in done.event.message and "landlock" in done.event.message

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aivc.llm import templates
 from aivc.llm.templates import PromptError, fields, render
 
-EXPECTED = {"system", "parent", "propose", "repair", "analyze", "review", "reask"}
+EXPECTED = {"system", "rule", "campaign", "parent", "propose", "program", "explore", "duplicate",
+            "repair", "analyze", "review", "reask"}
 
 
 def test_every_prompt_the_planner_uses_is_a_data_file():
@@ -39,8 +42,14 @@ def test_an_unknown_template_is_an_error():
         render("nonexistent")
 
 
+def test_every_template_is_used_by_the_planner():
+    root = Path(templates.__file__).parent.parent / "research"
+    code = "".join(p.read_text() for p in root.glob("*.py")) + Path(templates.__file__).with_name("asking.py").read_text()
+    assert {n for n in templates.names() if f'"{n}"' not in code} == set()
+
+
 def test_the_system_prompt_teaches_the_contract_and_the_sandbox_rules():
-    text = render("system", anchor="x264", goal="g", clips="carphone")
+    text = render("system", goal="g", rule="the rule")
     for must in ("LEVELS", "def encode(video, level) -> bytes", "def decode(bitstream)",
                  "4:2:0", "fresh process", "constriction", "zlib", "subprocess", "network",
                  "OpenCV", "BD-rate"):

@@ -112,7 +112,7 @@ def test_lessons_say_what_the_change_did(verdict):
     outcome = Outcome(sequence=3, hypothesis="BLOCK 8→16", verdict=verdict,
                       bd_rate=12.5 if verdict == "Rejected" else None, bd_rate_vs_best=1.5 if verdict == "Rejected" else None,
                       error=None if verdict == "Rejected" else Failure("execution", "timeout", "x"))
-    lesson = SearchPlanner(SPEC).learn(outcome)
+    lesson = SearchPlanner(SPEC).learn(outcome).text or ""
     assert lesson.startswith("BLOCK 8→16 → ")
     assert ("+12.50%" in lesson) if verdict == "Rejected" else ("timeout" in lesson)
 

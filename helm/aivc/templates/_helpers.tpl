@@ -41,12 +41,16 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
+{{/* [imageRegistry/]repository:tag (the chart's appVersion by default) or @digest: the
+names `make images REGISTRY=... TAG=...` builds and `make push` pushes. */}}
 {{- define "aivc.image" -}}
 {{- $tag := default .root.Chart.AppVersion .image.tag }}
+{{- $registry := .root.Values.imageRegistry | trimSuffix "/" }}
+{{- $repository := ternary (printf "%s/%s" $registry .image.repository) .image.repository (ne $registry "") }}
 {{- if .image.digest }}
-{{- printf "%s@%s" .image.repository .image.digest }}
+{{- printf "%s@%s" $repository .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .image.repository $tag }}
+{{- printf "%s:%s" $repository $tag }}
 {{- end }}
 {{- end }}
 
@@ -73,6 +77,7 @@ app.kubernetes.io/component: operator
 {{- with $v.sandbox.nodeSelector }}{{ $_ = set $sb.nodeSelector "default" . }}{{ end }}
 {{- with $v.sandbox.tolerations }}{{ $_ = set $sb.tolerations "default" . }}{{ end }}
 {{- with $v.sandbox.runtimeClassName }}{{ $_ = set $sb.runtimeClassName "default" . }}{{ end }}
+{{- with $v.imagePullSecrets }}{{ $_ = set $sb.imagePullSecrets "default" . }}{{ end }}
 {{- $budget := $spec.budget.properties }}
 {{- $_ = set $budget.maxExperiments "default" (int $v.campaignDefaults.maxExperiments) }}
 {{- $_ = set $budget.maxCostUSD "default" $v.campaignDefaults.maxCostUSD }}
@@ -94,6 +99,11 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- if and (eq .Values.git.mode "pvc") (not .Values.persistence.enabled) }}
 {{- fail "persistence.enabled=false would lose the evolution history: use git.mode remote, or keep persistence" }}
+{{- end }}
+{{- range .Values.imagePullSecrets }}
+{{- if not (and (kindIs "map" .) .name) }}
+{{- fail (printf "imagePullSecrets: each entry is {name: SECRET}, got %v" .) }}
+{{- end }}
 {{- end }}
 {{- range .Values.watchNamespaces }}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" .) }}

@@ -22,6 +22,7 @@ from aivc.api.experiments import (
     STATUS_KEYS,
     AnalysisNote,
     Attempts,
+    CascadeRecord,
     CodecRef,
     CommitRecord,
     DecisionRecord,
@@ -30,6 +31,8 @@ from aivc.api.experiments import (
     ExperimentStatus,
     FailedDesign,
     Failure,
+    Hold,
+    LLMCall,
     RunSummary,
     experiment_status_json,
     index_view,
@@ -55,9 +58,9 @@ from aivc.api.meta import (
 
 __all__ = [
     "BEST", "CAMPAIGN_STATUS_KEYS", "DERIVED_STATUS_KEYS", "STATUS_KEYS", "AnalysisNote",
-    "Attempts", "BestSummary", "CampaignDoc", "CampaignStatus", "ClipMetrics", "CodecRef",
+    "Attempts", "BestSummary", "CascadeRecord", "CampaignDoc", "CampaignStatus", "ClipMetrics", "CodecRef",
     "CommitRecord", "Condition", "Counts", "DecisionRecord", "ExperimentDoc", "ExperimentSpec",
-    "ExperimentStatus", "FailedDesign", "Failure", "Json", "Meta", "Metrics", "RunSummary",
+    "ExperimentStatus", "FailedDesign", "Failure", "Hold", "Json", "LLMCall", "Meta", "Metrics", "RunSummary",
     "bd_rate_key", "campaign_status_json", "clearing_annotations", "condition",
     "decision_annotations", "experiment_status_json", "find_condition", "index_view",
     "new_experiment", "number", "object_reference", "parse_campaign_status",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from aivc.api.fields import Json, integer, mapping, number, text
+from aivc.api.fields import Json, compact, integer, mapping, number, text
 from aivc.api.measurements import Metrics
 from aivc.api.meta import Condition, Meta, object_reference
 from aivc.api.types import (
@@ -105,14 +105,70 @@ class RunSummary:
 
     ok: bool
     wall_seconds: float | None = None
+    bitstreams: str | None = None
+    """Validation only: digest of the bitstreams written on the validation clip
+    (`EvaluationResult.bitstreams_digest`, 32 hex digits), for spotting repeats."""
 
     @classmethod
     def parse(cls, doc: Any) -> RunSummary | None:
         d = mapping(doc)
-        return None if not d else cls(bool(d.get("ok")), number(d.get("wallSeconds")))
+        if not d:
+            return None
+        bits = d.get("bitstreams")
+        return cls(bool(d.get("ok")), number(d.get("wallSeconds")),
+                   bits if isinstance(bits, str) and bits else None)
 
     def to_json(self) -> Json:
-        return {"ok": self.ok, "wallSeconds": self.wall_seconds}
+        out: Json = {"ok": self.ok, "wallSeconds": self.wall_seconds}
+        if self.bitstreams:
+            out["bitstreams"] = self.bitstreams
+        return out
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One Messages API call, booked to the experiment that made it (`status.llmCalls`)."""
+
+    role: str
+    """design | repair | analysis | review (or another role a planner names)."""
+    model: str
+    outcome: str
+    """ok, or why it failed (rate_limited, overloaded, server_error, client_error, ...)."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Work waiting on the platform, not on the candidate (`status.hold`): the planner's key
+    refused (`auth`) or its service unavailable (`unavailable`) while designing; the cluster
+    unable to run the sandbox (`infra`: an image that cannot be pulled, no node, eviction,
+    a lost node) while validating or executing. It uses no retry of the candidate's and never
+    reaches the model; the work is tried again from `until` on."""
+
+    category: str
+    message: str
+    until: str
+    reason: str = ""
+    """What the platform said, as a CamelCase word (ImagePullBackOff, Unschedulable, ...)."""
+    count: int = 1
+    """How many times in a row the platform failed this piece of work."""
+
+
+@dataclass(frozen=True)
+class CascadeRecord:
+    """How far the evaluation cascade got (`aivc.research.cascade`)."""
+
+    stages: tuple[str, ...] = ()
+    """The stages that ran, in order."""
+    next: str | None = None
+    """The stage to run next (None: the first, or none left)."""
+    stopped_early: str | None = None
+    """Why the candidate stopped before it was measured everywhere."""
 
 
 @dataclass(frozen=True)
@@ -175,17 +231,23 @@ class ExperimentStatus:
     """Candidates designed so far; sandbox Jobs are named after it."""
     params: Mapping[str, Any] | None = None
     cost_usd: float = 0.0
+    """LLM spend of this experiment: the sum of `llm_calls`."""
+    llm_calls: tuple[LLMCall, ...] = ()
     jobs: Mapping[str, str] = field(default_factory=dict)
     validation: RunSummary | None = None
     execution: RunSummary | None = None
     results: Mapping[str, Any] | None = None
     """The sandbox's results document (the operator keeps it here; local mode on disk)."""
     results_source: str | None = None
+    cascade: CascadeRecord = field(default_factory=CascadeRecord)
+    hold: Hold | None = None
     metrics: Metrics | None = None
     analysis: AnalysisNote | None = None
     decision: DecisionRecord | None = None
     commit: CommitRecord | None = None
     lesson: str | None = None
+    learned: bool = False
+    """Whether the planner has learned from this finished experiment (RecordLesson is done)."""
     conditions: tuple[Condition, ...] = ()
     failed_designs: tuple[FailedDesign, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -212,6 +274,12 @@ class ExperimentStatus:
         return version_name(self.version)
 
     @property
+    def owes_lesson(self) -> bool:
+        """Measured (or rejected by a person) and not learned from yet."""
+        return self.finished and self.verdict in (Verdict.ADOPTED, Verdict.REJECTED) \
+            and not self.learned
+
+    @property
     def owes_commit(self) -> bool:
         """Adopted, not committed yet, and no failed attempt already recorded."""
         failed = any(c.type == "Committed" and c.status is ConditionStatus.FALSE
@@ -224,9 +292,10 @@ STATUS_KEYS = {
     "version": "version", "human_reason": "humanReason", "human_note": "humanNote",
     "has_results": "hasResults", "start_time": "startTime", "phase_since": "phaseSince",
     "completion_time": "completionTime", "generation": "generation", "params": "params",
-    "cost_usd": "costUSD", "jobs": "jobs", "validation": "validation", "execution": "execution",
-    "results": "results", "results_source": "resultsSource", "metrics": "metrics",
-    "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson",
+    "cost_usd": "costUSD", "llm_calls": "llmCalls", "jobs": "jobs", "validation": "validation", "execution": "execution",
+    "results": "results", "results_source": "resultsSource", "cascade": "cascade",
+    "hold": "hold", "metrics": "metrics",
+    "analysis": "analysis", "decision": "decision", "commit": "commit", "lesson": "lesson", "learned": "learned",
     "conditions": "conditions", "failed_designs": "failedDesigns",
 }
 DERIVED_STATUS_KEYS = ("versionName",)
@@ -265,11 +334,16 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         generation=integer(s.get("generation"), 0) or 0,
         params=dict(s["params"]) if isinstance(s.get("params"), Mapping) else None,
         cost_usd=number(s.get("costUSD")) or 0.0,
+        llm_calls=tuple(_llm_call(c) for c in s.get("llmCalls") or [] if isinstance(c, Mapping)),
         jobs={str(k): str(v) for k, v in mapping(s.get("jobs")).items()},
         validation=RunSummary.parse(s.get("validation")),
         execution=RunSummary.parse(s.get("execution")),
         results=dict(s["results"]) if isinstance(s.get("results"), Mapping) else None,
         results_source=text(s.get("resultsSource")),
+        hold=_hold(mapping(s.get("hold"))),
+        cascade=CascadeRecord(tuple(str(x) for x in mapping(s.get("cascade")).get("stages") or []),
+                              text(mapping(s.get("cascade")).get("next")),
+                              text(mapping(s.get("cascade")).get("stoppedEarly"))),
         metrics=Metrics.parse(s["metrics"]) if isinstance(s.get("metrics"), Mapping) else None,
         analysis=AnalysisNote(str(analysis.get("reason") or ""), text(analysis.get("suspicious")))
         if analysis else None,
@@ -280,7 +354,7 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         commit=CommitRecord(str(commit.get("sha") or ""), str(commit.get("tag") or ""),
                             str(commit.get("branch") or ""), str(commit.get("repo") or ""))
         if commit.get("sha") else None,
-        lesson=text(s.get("lesson")),
+        lesson=text(s.get("lesson")), learned=bool(s.get("learned", False)),
         conditions=tuple(Condition.parse(c) for c in s.get("conditions") or []),
         failed_designs=tuple(
             FailedDesign(text(mapping(f).get("hypothesis")), text(mapping(f).get("sha256")),
@@ -290,6 +364,29 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         extra={k: v for k, v in s.items() if k not in STATUS_KEYS.values()
                and k not in DERIVED_STATUS_KEYS},
     )
+
+
+_CALL_KEYS = {"role": "role", "model": "model", "outcome": "outcome", "input_tokens": "inputTokens",
+              "output_tokens": "outputTokens", "cache_read_tokens": "cacheReadTokens",
+              "cache_write_tokens": "cacheWriteTokens", "cost_usd": "costUSD"}
+
+
+def _llm_call(doc: Mapping[str, Any]) -> LLMCall:
+    return LLMCall(str(doc.get("role") or ""), str(doc.get("model") or ""),
+                   str(doc.get("outcome") or ""),
+                   input_tokens=integer(doc.get("inputTokens"), 0) or 0,
+                   output_tokens=integer(doc.get("outputTokens"), 0) or 0,
+                   cache_read_tokens=integer(doc.get("cacheReadTokens"), 0) or 0,
+                   cache_write_tokens=integer(doc.get("cacheWriteTokens"), 0) or 0,
+                   cost_usd=number(doc.get("costUSD")) or 0.0)
+
+
+def _hold(d: Json) -> Hold | None:
+    if not d:
+        return None
+    return Hold(str(d.get("category") or ""), str(d.get("message") or ""),
+                str(d.get("until") or ""), str(d.get("reason") or ""),
+                integer(d.get("count"), 1) or 1)
 
 
 def _failed_design_json(f: FailedDesign) -> Json:
@@ -316,6 +413,12 @@ _SERIALIZERS: dict[str, Any] = {
     "params": dict,
     "results": dict,
     "cost_usd": lambda v: round(float(v), 6),
+    "hold": lambda v: compact({"category": v.category, "message": v.message, "until": v.until,
+                               "reason": v.reason or None, "count": v.count}),
+    "llm_calls": lambda v: [{key: getattr(c, name) for name, key in _CALL_KEYS.items()}
+                            for c in v] or None,
+    "cascade": lambda v: {"stages": list(v.stages), "next": v.next, "stoppedEarly": v.stopped_early}
+    if v.stages or v.next or v.stopped_early else None,
 }
 
 
@@ -388,7 +491,7 @@ class ExperimentDoc:
 
 _INDEXED_STATUS = ("phase", "verdict", "version", "humanReason", "hasResults", "startTime",
                    "phaseSince", "completionTime", "generation", "params", "costUSD", "metrics",
-                   "commit", "conditions")
+                   "commit", "conditions", "learned")
 
 
 def index_view(name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Json:

@@ -59,8 +59,20 @@ def validate(doc: Any, kind: str) -> dict[str, Any]:
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ManifestError(f"{_field_path(first)}: {first.message}{more}")
+        raise ManifestError(f"{_field_path(first)}: {_message(first)}{more}")
     return doc
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, in words for a quantity (its pattern says little to a person).
+
+    Other Kubernetes extensions (`x-kubernetes-validations`: CEL rules, checked by the API
+    server only; local mode has no previous version of a Campaign to compare with) are
+    keywords jsonschema does not know, so it ignores them."""
+    if error.schema.get("x-kubernetes-int-or-string") and error.validator in ("pattern", "anyOf"):
+        quote = " (quote a fraction: \"1.5\")" if isinstance(error.instance, float) else ""
+        return f"{error.instance!r} is not a Kubernetes quantity (e.g. 2, 500m, 4Gi; not 4GB){quote}"
+    return str(error.message)
 
 
 # ---- typed views -------------------------------------------------------------------------
@@ -84,6 +96,24 @@ class Budget:
     max_cost_usd: float
     deadline: str | None
     max_duration_minutes: int | None
+    max_failed: int | None = None
+    max_consecutive_failures: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """US dollars per million tokens of a model the Campaign prices itself (`spec.llm.prices`)."""
+
+    input: float
+    output: float
+    cache_write: float | None = None
+    """None: 1.25x the input price."""
+    cache_read: float | None = None
+    """None: 0.1x the input price."""
+    max_output: int | None = None
+
+
+LLM_ROLES = ("design", "analysis", "review")
 
 
 @dataclass(frozen=True)
@@ -93,6 +123,34 @@ class LLMSpec:
     review_every: int
     secret_name: str | None
     secret_key: str
+    models: dict[str, str] = field(default_factory=dict)
+    """Role (design, analysis, review) → model, for the roles that do not use `model`."""
+    prices: dict[str, ModelPrice] = field(default_factory=dict)
+    prompt_budget_tokens: int = 60_000
+
+    def model_for(self, role: str) -> str:
+        """The model of a role; `repair` is a design."""
+        return self.models.get("design" if role == "repair" else role) or self.model
+
+    def models_in_use(self) -> tuple[str, ...]:
+        """Every model a role writes with (design first), each once."""
+        return tuple(dict.fromkeys(self.model_for(r) for r in ("design", "analysis", "review")))
+
+    @classmethod
+    def parse(cls, llm: dict[str, Any]) -> LLMSpec:
+        secret = llm.get("apiKeySecret") or {}
+        prices = {str(m): ModelPrice(float(p["inputPerMTok"]), float(p["outputPerMTok"]),
+                                     _float(p.get("cacheWritePerMTok")),
+                                     _float(p.get("cacheReadPerMTok")), p.get("maxOutputTokens"))
+                  for m, p in (llm.get("prices") or {}).items()}
+        return cls(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
+                   secret.get("key", "api-key"),
+                   models={r: str(m) for r, m in (llm.get("models") or {}).items() if m},
+                   prices=prices, prompt_budget_tokens=int(llm["promptBudgetTokens"]))
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -106,6 +164,9 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class SandboxSpec:
+    """Operator only: what sandbox Jobs run and where. Quantities are kept as the strings the
+    pod spec takes (`cpu: 2` in YAML arrives as an integer)."""
+
     image: str
     cpu: str
     memory: str
@@ -115,6 +176,7 @@ class SandboxSpec:
     tolerations: list[dict[str, Any]]
     runtime_class_name: str | None
     work_dir_size_limit: str
+    image_pull_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +190,7 @@ class CampaignSpec:
     target_bd_rate: float | None
     budget: Budget
     parallelism: int
+    needs_human_holds_slot: bool
     planner: str
     base_codec: str
     seed: int
@@ -138,6 +201,8 @@ class CampaignSpec:
     adoption_margin: float
     max_chroma_loss_db: float
     min_overlap: float
+    cascade: bool
+    screen_stop_above: float
     validation_timeout_s: int
     execution_timeout_s: int
     git_repo: str | None
@@ -155,8 +220,7 @@ class CampaignSpec:
             raise ManifestError("metadata.name: a Campaign needs a name")
         s = doc["spec"]
         _check_deadline(s["budget"].get("deadline"))
-        ev, llm, sb, git = s["evaluation"], s["llm"], s["sandbox"], s["git"]
-        secret = llm.get("apiKeySecret") or {}
+        ev, sb, git = s["evaluation"], s["sandbox"], s["git"]
         anchors = tuple(dict.fromkeys([s["goal"]["anchor"], *ev["anchors"]]))
         return cls(
             name=str(meta["name"]), namespace=str(meta.get("namespace") or "default"),
@@ -164,19 +228,23 @@ class CampaignSpec:
             anchor=s["goal"]["anchor"], anchors=anchors,
             target_bd_rate=s["goal"].get("targetBDRate"),
             budget=Budget(s["budget"]["maxExperiments"], float(s["budget"]["maxCostUSD"]),
-                          s["budget"].get("deadline"), s["budget"].get("maxDurationMinutes")),
-            parallelism=s["parallelism"], planner=s["planner"], base_codec=s["baseCodec"],
+                          s["budget"].get("deadline"), s["budget"].get("maxDurationMinutes"),
+                          s["budget"].get("maxFailedExperiments"),
+                          s["budget"].get("maxConsecutiveFailures")),
+            parallelism=s["parallelism"], needs_human_holds_slot=bool(s["needsHumanHoldsSlot"]), planner=s["planner"], base_codec=s["baseCodec"],
             seed=s["seed"],
-            llm=LLMSpec(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
-                        secret.get("key", "api-key")),
-            sandbox=SandboxSpec(sb["image"], sb["cpu"], sb["memory"], sb["gpus"],
+            llm=LLMSpec.parse(s["llm"]),
+            sandbox=SandboxSpec(sb["image"], str(sb["cpu"]), str(sb["memory"]), sb["gpus"],
                                 sb["gpuResourceName"], dict(sb.get("nodeSelector") or {}),
                                 list(sb.get("tolerations") or []), sb.get("runtimeClassName"),
-                                sb["workDirSizeLimit"]),
+                                str(sb["workDirSizeLimit"]),
+                                tuple(str(s["name"]) for s in sb.get("imagePullSecrets") or ())),
             limits=Limits(**s["retries"]),
             held_out_tolerance=float(ev["heldOutTolerance"]),
             adoption_margin=float(ev["adoptionMargin"]),
             max_chroma_loss_db=float(ev["maxChromaLossDB"]), min_overlap=float(ev["minOverlap"]),
+            cascade=bool(ev["cascade"]["enabled"]),
+            screen_stop_above=float(ev["cascade"]["screenStopAbove"]),
             validation_timeout_s=ev["validationTimeoutSeconds"],
             execution_timeout_s=ev["executionTimeoutSeconds"],
             git_repo=git.get("repo"), git_branch=git["branch"],

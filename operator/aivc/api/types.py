@@ -90,6 +90,9 @@ class ConditionType(StrEnum):
     RUNNING = "Running"
     STOPPING = "Stopping"
     SPEC_VALID = "SpecValid"
+    PLANNER_READY = "PlannerReady"
+    # Experiment: can the cluster run its sandbox Jobs?
+    INFRASTRUCTURE = "Infrastructure"
 
 
 class Reason(StrEnum):
@@ -109,6 +112,7 @@ class Reason(StrEnum):
     RUNNING = "Running"
     COMPLETED = "Completed"
     BUDGET_OR_GOAL = "BudgetOrGoal"
+    FAILURE_BUDGET = "FailureBudget"
     WAITING_FOR_PEOPLE = "WaitingForPeople"
     INVALID_SPEC = "InvalidSpec"
     # Events only
@@ -118,6 +122,11 @@ class Reason(StrEnum):
     DECISION_REFUSED = "DecisionRefused"
     INVALID_DECISION = "InvalidDecision"
     REPORT_FAILED = "ReportFailed"
+    PLANNER_KEY_REFUSED = "PlannerKeyRefused"
+    PLANNER_UNAVAILABLE = "PlannerUnavailable"
+    PLANNER_READY = "PlannerReady"
+    INFRASTRUCTURE = "Infrastructure"
+    SANDBOX_RAN = "SandboxRan"
     BLOCKED = "Blocked"
 
 

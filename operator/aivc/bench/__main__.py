@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("quality", "anchors", "sandbox", "operator")
+SECTIONS = ("quality", "anchors", "sandbox", "operator", "campaign")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aivc.kube.settings import JobSettings, LoopSettings, OperatorConfig
+from aivc.research.planning import Lesson
 
 CAMPAIGNS = 10
 PER_CAMPAIGN = 50
@@ -54,8 +55,8 @@ class MarkerPlanner:
         return Proposal(source=f"{self.source}\n# candidate {request.sequence}\n",
                         hypothesis=f"re-measure the base codec ({request.sequence})", parent_version=0)
 
-    def learn(self, outcome: Any) -> str | None:
-        return None
+    def learn(self, outcome: Any) -> Lesson:
+        return Lesson()
 
     def replay(self, outcomes: list[Any]) -> None:
         return None

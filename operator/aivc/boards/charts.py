@@ -173,7 +173,7 @@ def draw_xychart(ax: Axes, panel: dict[str, Any], prom: Prometheus, window: Wind
     pairs = sorted({(xs[t], ys[t]) for t in xs.keys() & ys.keys()})
     ax.scatter([p[0] / 1000 for p in pairs], [p[1] for p in pairs], s=28, color="#d62728")
     ax.set_xlabel("mean bitrate (kb/s)", fontsize=8)
-    ax.set_ylabel("mean PSNR-Y (dB)", fontsize=8)
+    ax.set_ylabel("mean PSNR-YUV (dB)", fontsize=8)
     return len(pairs)
 
 

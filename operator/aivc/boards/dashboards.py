@@ -79,12 +79,15 @@ def substitute(expr: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(value, expr)
 
 
-def grafana_variables(campaign: str, range_seconds: float, *, rate_interval: str = "15s",
-                      interval: str = "5s") -> dict[str, str]:
-    """What Grafana would put in for one campaign over a time range of `range_seconds`."""
+def grafana_variables(campaign: str, range_seconds: float, *, namespace: str = "local",
+                      rate_interval: str = "15s", interval: str = "5s") -> dict[str, str]:
+    """What Grafana would put in for one campaign over a time range of `range_seconds`;
+    `namespace` is its `campaign_namespace` (`local` for the `aivc run` campaigns the tests
+    and snapshots scrape)."""
     span = max(1, round(range_seconds))
-    return {"campaign": campaign, "__rate_interval": rate_interval, "__interval": interval,
-            "__range": f"{span}s", "__range_s": str(span), "__range_ms": str(span * 1000)}
+    return {"campaign": campaign, "namespace": namespace, "__rate_interval": rate_interval,
+            "__interval": interval, "__range": f"{span}s", "__range_s": str(span),
+            "__range_ms": str(span * 1000)}
 
 
 def rules(directory: Path = GRAFANA_DIR) -> list[Rule]:

@@ -87,8 +87,9 @@ def render(runs: ScrapedRuns, out: Path, campaign: str = "demo") -> list[Path]:
         span = end - runs.started
         rate = f"{max(15, round(4 * span / 400))}s"
         variables = dashboards.grafana_variables(campaign if single else ".*", span,
+                                                 namespace="local" if single else ".*",
                                                  rate_interval=rate)
-        label = f"campaign={campaign}" if single else "campaign=All"
+        label = f"campaign=local/{campaign}" if single else "campaign=All"
         made.append(charts.render_board(board, runs.prom, charts.Window(runs.started, end, variables),
                                         out / png, subtitle=f"({label}, {span / 60:.1f} min of local runs)"))
     return made

@@ -39,7 +39,6 @@ optional imports change), `describe_change` words a change for people.
 
 from __future__ import annotations
 
-import ast
 import functools
 import math
 import re
@@ -47,6 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aivc.codec import parsing
 from aivc.codec.reference import TEMPLATE, reference_source
 from aivc.errors import AivcError
 
@@ -70,7 +70,7 @@ def _word(text: str) -> Value:
     """A choice or condition value: a literal, or a bare word meaning that string."""
     text = text.strip()
     try:
-        value = ast.literal_eval(text)
+        value = parsing.literal(text)
     except (ValueError, SyntaxError):
         if not re.fullmatch(r"[A-Za-z_][\w-]*", text):
             raise DesignSpaceError(f"cannot read value {text!r}") from None
@@ -250,7 +250,7 @@ def _parse_line(line: str) -> tuple[str, Value, str] | None:
     if match is None:
         raise DesignSpaceError(f"cannot read parameter line {text!r}")
     try:
-        value = ast.literal_eval(match["value"])
+        value = parsing.literal(match["value"])
     except (ValueError, SyntaxError):
         raise DesignSpaceError(f"parameter {match['name']} is not a literal: "
                                f"{match['value']!r}") from None

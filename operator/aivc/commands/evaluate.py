@@ -21,15 +21,22 @@ from aivc.evaluate.rdplot import plot_result
 from aivc.evaluate.results import EvaluationResult
 from aivc.evaluate.scoring import score
 from aivc.evaluate.tables import levels_table, score_table
-from aivc.sandbox import evaluate_codec
+from aivc.sandbox import SandboxLimits, evaluate_codec
+from aivc.sandbox.evaluation import REDECODE, parse_levels
 
 Runner = Callable[[Path, list[ClipSpec], Path | None], EvaluationResult]
 """Runs a codec file on clips; candidates run only in the sandbox (`aivc.sandbox`)."""
 
 
-def pick_runner() -> Runner:
-    """The evaluator: separate, locked-down encode and decode processes (`aivc.sandbox`)."""
-    return lambda codec, clips, cache: evaluate_codec(codec, clips, cache_dir=cache)
+def pick_runner(accept_weaker: bool = False, levels: list[int] | None = None,
+                redecode: str = "all") -> Runner:
+    """The evaluator: separate, locked-down encode and decode processes (`aivc.sandbox`).
+    `accept_weaker` runs it even where a required isolation layer is missing (the results
+    record which); the settings' AIVC_SANDBOX_ACCEPT_WEAKER does the same."""
+    weaker = accept_weaker or settings.load().sandbox.accept_weaker
+    limits = SandboxLimits(accept_weaker=weaker)
+    return lambda codec, clips, cache: evaluate_codec(codec, clips, limits, cache_dir=cache,
+                                                      levels=levels, redecode=redecode)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default: x264,x265)")
     p.add_argument("--out", type=Path, default=None,
                    help="where results.json, score.json and rd.png go (default: runs/evaluate/STEM)")
+    p.add_argument("--levels", default=None,
+                   help="levels to run, e.g. 0,-1 (negative counts from the last; default: all)")
+    p.add_argument("--redecode", choices=REDECODE, default="all",
+                   help="determinism check: decode every level twice, or one per clip")
+    p.add_argument("--accept-weaker-sandbox", action="store_true",
+                   help="run even where a required sandbox layer is missing here (e.g. no user "
+                        "namespaces for a normal user); the results record what was missing")
     p.set_defaults(func=run)
 
 
@@ -56,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path("runs") / "evaluate" / codec.stem
     out.mkdir(parents=True, exist_ok=True)
 
-    result = pick_runner()(codec, clips, cache)
+    levels = parse_levels(args.levels)
+    result = pick_runner(args.accept_weaker_sandbox, levels, args.redecode)(codec, clips, cache)
     (out / "results.json").write_text(result.to_json())
     fatal = result.first_error()
     if fatal is not None and fatal.stage == "import":

@@ -95,7 +95,8 @@ def _run_clip(ns: dict[str, Any], path: Path, clip: str, video: Video,
             clip=clip, level=level, frames=video.frames, bytes=len(bitstream),
             kbps=kbps(len(bitstream), video.frames, video.fps), psnr_y=q.psnr_y,
             psnr_u=q.psnr_u, psnr_v=q.psnr_v, psnr_yuv=q.psnr_yuv, ssim_y=q.ssim_y,
-            encode_seconds=encode_seconds, decode_seconds=decode_seconds))
+            encode_seconds=encode_seconds, decode_seconds=decode_seconds,
+            bitstream_sha256=hashlib.sha256(bitstream).hexdigest()))
 
 
 def _copy(video: Video) -> Video:

@@ -11,6 +11,7 @@ Error categories: `import`, `contract`, `timeout`, `memory`, `crash`, `mismatch`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,7 +25,14 @@ MESSAGE_LIMIT = 600
 
 @dataclass
 class LevelResult:
-    """Measured by the trusted side from the bitstream file and the decoded planes."""
+    """Measured by the trusted side from the bitstream file and the decoded planes.
+
+    Times are the parent's clock and include the candidate's import: `decode_seconds` is one
+    fresh decode process's import plus its decode, `encode_seconds` this level's encode
+    plus an equal share of the import of the one process that encoded every level of the
+    clip. The import parts are recorded on their own too (`*_import_seconds`), so work a
+    candidate moves into its module body is counted, and visible.
+    """
 
     clip: str
     level: int
@@ -38,6 +46,15 @@ class LevelResult:
     ssim_y: float
     encode_seconds: float
     decode_seconds: float
+    encode_import_seconds: float = 0.0
+    """The share of `encode_seconds` spent importing (libraries and the module body)."""
+    decode_import_seconds: float = 0.0
+    """The part of `decode_seconds` spent importing."""
+    redecoded: bool = False
+    """Decoded twice, in two fresh processes, with identical planes (the determinism check)."""
+    bitstream_sha256: str = ""
+    """SHA-256 of the bitstream file, so a candidate that writes the very bits an earlier one
+    wrote is recognised (`EvaluationResult.bitstreams_digest`)."""
 
 
 @dataclass
@@ -84,6 +101,11 @@ class EvaluationResult:
     levels: list[LevelResult] = field(default_factory=list)
     errors: list[ErrorRecord] = field(default_factory=list)
     wall_seconds: float = 0.0
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    """The isolation this result was measured under, as the parent saw it from outside:
+    `mode` (root, user or pod), `layers` (seen in /proc in every process), `reported`
+    (claimed by the harness before any candidate code ran: Landlock, the audit hook),
+    `missing` (required but absent) and `weakerAccepted`."""
     schema: int = SCHEMA_VERSION
 
     @property
@@ -114,25 +136,68 @@ class EvaluationResult:
             levels=[LevelResult(**r) for r in d.get("levels", [])],
             errors=[ErrorRecord(**e) for e in d.get("errors", [])],
             wall_seconds=d.get("wall_seconds", 0.0),
+            sandbox=dict(d.get("sandbox") or {}),
             schema=d.get("schema", SCHEMA_VERSION),
         )
+
+    def merge(self, other: EvaluationResult) -> EvaluationResult:
+        """One result from two runs of the same codec on other clips or levels (a cascade:
+        a cheap first stage, then the rest). Levels measured twice, a different codec or a
+        different LEVELS are refused; the sandbox record keeps the weaker of the two."""
+        if other.codec_sha256 != self.codec_sha256:
+            raise ValueError("cannot merge results of different codecs")
+        if self.levels_declared and other.levels_declared \
+                and self.levels_declared != other.levels_declared:
+            raise ValueError(f"LEVELS differ: {self.levels_declared} and {other.levels_declared}")
+        seen = {(r.clip, r.level) for r in self.levels}
+        twice = sorted(f"{r.clip} level {r.level}" for r in other.levels if (r.clip, r.level) in seen)
+        if twice:
+            raise ValueError(f"measured in both results: {', '.join(twice)}")
+        names = {c.name for c in self.clips}
+        merged = EvaluationResult(
+            mode=self.mode if self.mode == other.mode else "evaluate",
+            codec_sha256=self.codec_sha256,
+            levels_declared=self.levels_declared or other.levels_declared,
+            clips=[*self.clips, *(c for c in other.clips if c.name not in names)],
+            levels=[*self.levels, *other.levels], errors=[*self.errors, *other.errors],
+            wall_seconds=self.wall_seconds + other.wall_seconds,
+            sandbox=merge_sandbox(self.sandbox, other.sandbox))
+        order = {c.name: i for i, c in enumerate(merged.clips)}
+        merged.levels.sort(key=lambda r: (order.get(r.clip, len(order)), r.level))
+        return merged
 
     @classmethod
     def from_json(cls, text: str) -> EvaluationResult:
         return cls.from_dict(json.loads(text))
 
+    def bitstreams_digest(self) -> str:
+        """One SHA-256 over every (clip, level, bitstream SHA-256) measured, or "" when there
+        is none or one level lacks its hash: equal digests mean identical bitstreams."""
+        if not self.levels or any(not r.bitstream_sha256 for r in self.levels):
+            return ""
+        lines = sorted(f"{r.clip}\t{r.level}\t{r.bitstream_sha256}" for r in self.levels)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
     def summary(self) -> str:
-        """A compact JSON under 4 KiB: per clip/level kbps, PSNR-Y, SSIM-Y; first error."""
-        rows = [[r.clip, r.level, round(r.kbps, 2), round(r.psnr_y, 3), round(r.ssim_y, 4)]
+        """A compact JSON under 4 KiB: the clips, and per clip and level the rate and every
+        quality the score needs (so a lost pod log still leaves a scorable result); the first
+        error. Rows are [clip index, level, kbps, PSNR-Y, PSNR-U, PSNR-V, PSNR-YUV, SSIM-Y]."""
+        index = {c.name: i for i, c in enumerate(self.clips)}
+        rows = [[index.get(r.clip, -1), r.level, round(r.kbps, 2), round(r.psnr_y, 3),
+                 round(r.psnr_u, 3), round(r.psnr_v, 3), round(r.psnr_yuv, 3), round(r.ssim_y, 4)]
                 for r in self.levels]
         err = self.first_error()
         doc: dict[str, Any] = {
             "schema": self.schema, "mode": self.mode, "ok": self.ok,
-            "sha": self.codec_sha256[:16], "rows": rows,
+            "sha": self.codec_sha256[:16],
+            "bits": self.bitstreams_digest()[:32],
+            "clips": [[c.name, c.width, c.height, c.frames, round(c.fps, 4)] for c in self.clips],
+            "rows": rows,
             "error": None if err is None else {
                 "category": err.category, "stage": err.stage, "clip": err.clip, "level": err.level,
                 "message": excerpt(err.message, MESSAGE_LIMIT)},
             "wall": round(self.wall_seconds, 2),
+            "sandbox": {"mode": self.sandbox.get("mode"), "missing": self.sandbox.get("missing", [])},
         }
         text = json.dumps(doc, separators=(",", ":"))
         while len(text.encode()) > SUMMARY_LIMIT_BYTES and doc["rows"]:
@@ -140,6 +205,17 @@ class EvaluationResult:
             doc["truncated"] = True
             text = json.dumps(doc, separators=(",", ":"))
         return text
+
+
+def merge_sandbox(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The isolation two runs had in common: layers both had, anything either missed."""
+    if not a or not b:
+        return dict(a or b)
+    return {"mode": a.get("mode") if a.get("mode") == b.get("mode") else "mixed",
+            "layers": [x for x in a.get("layers", []) if x in b.get("layers", [])],
+            "reported": [x for x in a.get("reported", []) if x in b.get("reported", [])],
+            "missing": sorted({*a.get("missing", []), *b.get("missing", [])}),
+            "weakerAccepted": bool(a.get("weakerAccepted") or b.get("weakerAccepted"))}
 
 
 def excerpt(text: str, limit: int = 1500) -> str:

@@ -29,17 +29,22 @@ Design, in the terms of DESIGN.md §2 (module by module below):
 - Cleanup is the garbage collector's: Jobs, their Pods and the codec ConfigMap carry owner
   references to their Experiment, and Experiments to their Campaign, so deleting either
   removes everything below it even while the operator is down. There is no finalizer of
-  our own: kopf puts one (`aivc.dev/daemon`) on an Experiment only while its daemon runs
-  (in flight, or an adoption still to commit), so it can stop the daemon before the object
-  goes; finished Experiments carry none, and an uninstalled operator never blocks deletion.
+  our own, but kopf puts one (`aivc.dev/daemon`) on every object whose daemon runs — a
+  running Campaign, an Experiment in flight or with an adoption still to commit — so it can
+  stop the daemon before the object goes. Finished ones carry none. With the operator
+  uninstalled, nobody removes it and deleting such an object waits forever: the chart's
+  pre-delete hook (`uninstalling`) refuses to uninstall while any exists, and
+  docs/runbook.md has the recovery command.
 - Retries. API conflicts (409), throttling (429), server and connection errors become
   `kopf.TemporaryError` with a short delay; kopf restarts the daemon, which resumes from the
   status. Problems a person must fix (a missing Secret, an unknown base codec) post one
   Warning Event and retry slowly. A Campaign whose spec is invalid is marked Failed
   (`SpecValid=False`, the message names the field) and gets `kopf.PermanentError`.
 - One active operator. The chart deploys kopf's peering object (`KopfPeering` per watched
-  namespace, or `ClusterKopfPeering` cluster-wide); replicas with the same priority pause
-  while another is active, so one replica works and the others stand by.
+  namespace, or `ClusterKopfPeering` cluster-wide) and one replica. kopf peering is not a hot
+  standby: an operator pauses while it sees one of a higher priority alive, and operators of
+  the same priority all pause. A second operator (e.g. a copy under a debugger) needs a
+  priority of its own; the higher one works.
 - People. Every phase change posts an Event; conditions (Designed, Validated, Executed,
   Analyzed, NeedsHuman, Committed) say why. A NeedsHuman experiment moves only on
   `kubectl annotate experiment NAME aivc.dev/decision=retry|skip|adopt|reject`
@@ -51,6 +56,7 @@ Design, in the terms of DESIGN.md §2 (module by module below):
 Modules: `running` (registry, settings, login), `campaign`, `experiment`, `stages` (the
 work of each phase), `jobs` (manifest builders), `outcomes` (Job + Pod → event), `client`
 (the API calls the operator makes itself), `memo` (shared state, injection points),
-`annotations`, `events`, `permissions`, `settings`, and, for tests and the benchmark only,
+`annotations`, `events`, `permissions`, `settings`, `uninstalling` (the chart's pre-delete
+check), and, for tests and the benchmark only,
 `emulator` (an API server on kmock) and `podrunner` (the Job controller and kubelet it lacks).
 """

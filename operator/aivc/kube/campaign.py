@@ -70,9 +70,9 @@ class CampaignDriver:
     async def run(self, stopped: kopf.DaemonStopped) -> None:
         ctx = await self._context()
         started = parse_campaign_status(self.status).start_time
-        metrics.campaign_started(self.name, ctx.spec.budget.max_cost_usd,
+        metrics.campaign_started(self.name, ctx.spec.budget.max_cost_usd, namespace=self.namespace,
                                  started_at=parse_time(started).timestamp() if started else None,
-                                 llm_model=ctx.spec.llm.model if ctx.spec.planner == "llm" else None)
+                                 llm_models=ctx.spec.llm.models_in_use() if ctx.spec.planner == "llm" else ())
         while not stopped:
             ctx = await self._context()  # the live body: a changed spec applies at once
             try:
@@ -102,7 +102,7 @@ class CampaignDriver:
             await self._create(sequence)
         if plan.status_patch:
             await self._write(plan.status_patch)
-        publishing.gauges(self.name, ctx.spec.anchor, plan.gauges)
+        publishing.gauges(self.name, ctx.spec.anchor, plan.gauges, namespace=self.namespace)
         if plan.finished:
             await self._finish(ctx, campaign, plan)
             return True
@@ -153,7 +153,7 @@ class CampaignDriver:
             except (AivcError, OSError, ValueError) as exc:
                 events.post(self._reference(), Reason.REPORT_FAILED, str(exc), warning=True)
         await self._write(completed(campaign, plan, now(), None if path is None else str(path)))
-        metrics.campaign_stopped(self.name)
+        metrics.campaign_stopped(self.name, namespace=self.namespace)
         self.memo.forget(self.namespace, self.name)
 
     def _report(self, out: Path, anchors: anchoring.Anchors, loop: asyncio.AbstractEventLoop) -> Path:

@@ -11,6 +11,7 @@ reconcilers turn into `kopf.TemporaryError` so kopf retries them after a delay.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ import aiohttp
 import kopf
 
 MERGE_PATCH = "application/merge-patch+json"
+PAGE_SIZE = 500
+"""Objects per list request (the API server's `limit`); kopf's own lists use the same."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,9 @@ class KubeApi:
     """Authenticated JSON requests against one API server (see the module docstring)."""
 
     def __init__(self, connection: kopf.ConnectionInfo | None = None, *,
-                 user_agent: str = "aivc-operator", timeout_s: float = 30.0) -> None:
-        self.user_agent, self.timeout_s = user_agent, timeout_s
+                 user_agent: str = "aivc-operator", timeout_s: float = 30.0,
+                 page_size: int = PAGE_SIZE) -> None:
+        self.user_agent, self.timeout_s, self.page_size = user_agent, timeout_s, page_size
         self._connection = connection
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -153,9 +157,30 @@ class KubeApi:
 
     async def list(self, kind: Kind, namespace: str | None,
                    labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        params = {"labelSelector": ",".join(f"{k}={v}" for k, v in labels.items())} if labels else None
-        doc = await self.request("GET", kind.url(namespace), params=params)
-        return list(doc.get("items") or [])
+        """Every matching object, read in pages of `page_size` (`limit` and `continue`): a
+        campaign with thousands of experiments costs several bounded responses, not one
+        response the size of them all. An expired continue token (410) starts over."""
+        params = {"limit": str(self.page_size)}
+        if labels:
+            params["labelSelector"] = ",".join(f"{k}={v}" for k, v in labels.items())
+        for _ in range(3):
+            try:
+                return await self._pages(kind.url(namespace), params)
+            except ApiError as exc:
+                if exc.status != 410:
+                    raise
+        return await self._pages(kind.url(namespace), params)
+
+    async def _pages(self, path: str, params: dict[str, str]) -> builtins.list[dict[str, Any]]:
+        items: builtins.list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = {**params, "continue": token} if token else params
+            doc = await self.request("GET", path, params=page)
+            items += doc.get("items") or []
+            token = str((doc.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
 
     async def create(self, kind: Kind, namespace: str | None, body: dict[str, Any]) -> dict[str, Any]:
         return dict(await self.request("POST", kind.url(namespace), body=body))

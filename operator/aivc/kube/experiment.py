@@ -40,6 +40,7 @@ from aivc.research.driving import (
     owed,
     transition,
 )
+from aivc.research.labwork import booked_lesson
 from aivc.research.phases import (
     CommitVersion,
     RecordLesson,
@@ -107,9 +108,9 @@ class ExperimentDriver:
         stages = self.stages
         if await self._decision():
             return True
-        work_owed = owed(self.doc)
+        work_owed = owed(self.doc, now())
         if work_owed is None:
-            return False
+            return False  # nothing, a person, or a held design: look again after a poll
         match work_owed.action:
             case Start():
                 await self._apply(Work(Start()))
@@ -126,6 +127,8 @@ class ExperimentDriver:
                 await self._act(plan)
             case CommitVersion():
                 self.doc = await stages.commit(self.doc)
+            case RecordLesson():
+                await self._learn()
         return True
 
     async def _sandbox(self, stage: jobs.Stage) -> bool:
@@ -152,7 +155,8 @@ class ExperimentDriver:
                                          {"status": plan.status_patch}, "status")
         self.doc = ExperimentDoc.parse(body)
         assert self.stages is not None
-        publishing.observations(self.stages.ctx.spec.anchor, plan.observations)
+        publishing.observations(self.stages.ctx.spec.anchor, plan.observations,
+                                namespace=self.namespace)
         for said in plan.observations:
             if isinstance(said, Said):
                 log.info("%s/%s: %s", self.namespace, self.name, said.message)
@@ -177,22 +181,22 @@ class ExperimentDriver:
         """
         assert self.stages is not None
         ctx = self.stages.ctx
-        outcome = history.outcome_of(self.doc)
-        if outcome is None:
+        if history.outcome_of(self.doc) is None:
             return
+        experiments = await self.stages.experiments()
         if ctx.planner is None:
-            others = [e for e in await self.stages.experiments() if e.name != self.name]
-            await self.memo.planner(ctx, others)
-        if ctx.planner is None or self.name in ctx.replayed:
-            return
-        ctx.replayed.add(self.name)
-        async with ctx.design_lock:
-            lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
-        if lesson:
-            body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
-                                             {"status": status_update(self.doc, lesson=lesson)},
-                                             "status")
-            self.doc = ExperimentDoc.parse(body)
+            await self.memo.planner(ctx, [e for e in experiments if e.name != self.name])
+        lab = await self.stages.lab(experiments)
+        outcome = await asyncio.to_thread(lab.outcome_of, self.doc, experiments)
+        lesson = None
+        if outcome is not None and ctx.planner is not None and self.name not in ctx.replayed:
+            async with ctx.design_lock:
+                lesson = await asyncio.to_thread(ctx.planner.learn, outcome)
+            ctx.replayed.add(self.name)
+        patch = status_update(self.doc, **booked_lesson(self.doc, lesson))
+        body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
+                                         {"status": patch}, "status")
+        self.doc = ExperimentDoc.parse(body)
 
     # ---- people's decisions ------------------------------------------------------------------
 

@@ -4,28 +4,62 @@ Everything here is a function of its arguments (no API calls, no clock), so the 
 are tested against stored YAML in `tests/expected/` and the Helm chart's tests can check the
 same Job against the Pod Security "restricted" profile.
 
-Sandbox pods run untrusted code, so they get nothing they do not need: no service-account
-token, no Secret, no service links, a read-only root filesystem with a size-limited
-`emptyDir` for work, non-root uid/gid 65534, all capabilities dropped, seccomp
+A sandbox Job's pod runs one measurement as three steps, each in a container of its own
+(`aivc.sandbox.podsteps`), so that no step can reach what it must not:
+
+- ``encode`` (init container, candidate code, uid 65534): the codec, the source clips, its
+  own scratch volume; writes the bitstreams (and a manifest of the clips' geometry) to the
+  ``bitstreams`` volume and its timings and errors to ``encode-report``.
+- ``decode`` (init container, candidate code, uid 65534): the codec and the bitstreams,
+  read-only; an empty volume covers the image's baked clips and no clip volume is mounted,
+  so the decode step cannot see the source; nothing the encode step left but the bitstreams
+  either (not its scratch, not its report). Writes raw planes to ``decoded``.
+- ``measure`` (the pod's only container, uid 65532, no candidate code): reads the clips, the
+  bitstreams, the planes and both reports, computes every number, prints the results (the
+  pod log) and writes the summary to the termination message.
+
+Init containers run one after the other, so the encoder has exited before any decoder
+starts. Each candidate container gets its own memory-backed /dev/shm, read-only, instead
+of the pod's shared one, and its own memory-backed scratch volume (a tmpfs of
+`SandboxSpec.work_dir_size_limit`: a hard cap on what its processes write). Inside each,
+the sandbox adds what a pod allows (`--limit pod=true`: seccomp, Landlock, rlimits, and
+namespaces where the runtime permits them). There is no fsGroup: the measuring container
+shares no group with candidate code either, and reads the others' files as world-readable.
+
+Sandbox pods get nothing they do not need: no service-account token, no Secret (an image
+pull secret the campaign names is the kubelet's, for the pull; no container sees it), no
+service links, read-only root file systems, all capabilities dropped, seccomp
 `RuntimeDefault`, `backoffLimit: 0` (retries belong to the phase machine) and an
 `activeDeadlineSeconds` a little above the campaign's time limit. The candidate source comes
-in read-only from a ConfigMap; the harness writes its compact summary to the termination
-message and prints the full results on stdout (the pod log).
+in read-only from a ConfigMap.
+
+The GPU profile (execution with `sandbox.gpus > 0`): the GPU is requested by the two
+candidate containers (init containers run one at a time, so the device is handed on), and
+their sandbox runs with `--limit gpu=true`: the NVIDIA device nodes are reachable and no
+address-space limit is set (it breaks the CUDA runtime); the pod's memory limit bounds
+memory instead. docs/sandbox.md says how to check it on a GPU node.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from aivc.api import API_VERSION
+from aivc.api.quantities import byte_count, cpu_count
 from aivc.api.spec import CampaignSpec
 from aivc.kube.settings import MANAGED_BY, JobSettings
 
 CODEC_KEY = "codec.py"
-CONTAINER = "sandbox"
+CONTAINER = "measure"
+"""The container whose termination message and log carry the results (no candidate code)."""
+ENCODE, DECODE = "encode", "decode"
+"""The init containers that run candidate code."""
 SANDBOX_UID = 65534
+MEASURE_UID = 65532
+EXCHANGE = "/exchange"
 TERMINATION_LOG = "/dev/termination-log"
 MAX_JOB_NAME = 63  # the Job controller copies the name into a label value
 
@@ -36,7 +70,6 @@ class Stage(StrEnum):
 
 
 _SHORT = {Stage.VALIDATION: "val", Stage.EXECUTION: "run"}
-_SANDBOX_MODE = {Stage.VALIDATION: "validate", Stage.EXECUTION: "evaluate"}
 
 
 def bounded_name(base: str, suffix: str, limit: int) -> str:
@@ -49,9 +82,11 @@ def bounded_name(base: str, suffix: str, limit: int) -> str:
     return f"{base[:keep].rstrip('-.')}-{digest}-{suffix}"
 
 
-def job_name(experiment: str, stage: Stage, generation: int) -> str:
-    """Deterministic, so a restarted operator finds (adopts) the Job instead of doubling it."""
-    return bounded_name(experiment, f"{_SHORT[stage]}{generation}", MAX_JOB_NAME)
+def job_name(experiment: str, stage: Stage, generation: int, part: str = "") -> str:
+    """Deterministic, so a restarted operator finds (adopts) the Job instead of doubling it;
+    `part` tells apart the Jobs of one cascade (`Measurement.part`)."""
+    suffix = f"{_SHORT[stage]}{generation}" + (f"-{part}" if part else "")
+    return bounded_name(experiment, suffix, MAX_JOB_NAME)
 
 
 def codec_configmap_name(experiment: str) -> str:
@@ -96,34 +131,70 @@ def build_codec_configmap(experiment: dict[str, Any], source: str) -> dict[str, 
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {CODEC_KEY: source}}
 
 
-def cpu_count(quantity: str) -> int:
-    """Whole CPUs in a Kubernetes quantity ("2", "1.5", "500m"), at least one."""
-    text = str(quantity).strip()
-    value = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    return max(1, int(value))
+@dataclass(frozen=True)
+class Measurement:
+    """What one Job measures: clips (None: the campaign's and its held-out ones), levels
+    (None: all; negative counts from the last) and the determinism policy."""
+
+    clips: tuple[str, ...] | None = None
+    levels: tuple[int, ...] | None = None
+    redecode: str = "all"
+    part: str = ""
+    """A short tag (e.g. "a", "b") naming this stage of a cascade: it goes into the Job's
+    name (`job_name`) and its `aivc.dev/part` label, so the stages' Jobs do not collide."""
 
 
-def sandbox_command(stage: Stage, campaign: CampaignSpec, settings: JobSettings) -> list[str]:
-    """`python -m aivc.sandbox validate|evaluate ...` exactly as the sandbox CLI takes it.
+def sandbox_commands(stage: Stage, campaign: CampaignSpec, settings: JobSettings,
+                     work: Measurement | None = None) -> dict[str, list[str]]:
+    """The three containers' `python -m aivc.sandbox ...` command lines, by container name.
 
     No candidate process may outlive the stage's time limit, and the sandbox runs as many
     side by side as the pod has CPUs (it would otherwise count the node's cores).
     """
+    work = work or Measurement()
     limit = (campaign.validation_timeout_s if stage is Stage.VALIDATION
              else campaign.execution_timeout_s)
-    cmd = [settings.python, "-m", "aivc.sandbox", _SANDBOX_MODE[stage],
-           "--codec", f"/codec/{CODEC_KEY}", "--summary-file", TERMINATION_LOG,
-           "--limit", f"wall_seconds={limit}",
-           "--limit", f"parallel={cpu_count(campaign.sandbox.cpu)}"]
+    base = [settings.python, "-m", "aivc.sandbox"]
+    codec = ["--codec", f"/codec/{CODEC_KEY}"]
+    what = ["--validation"]
     if stage is Stage.EXECUTION:
-        cmd += ["--clips", ",".join([*campaign.clips, *campaign.held_out])]
-    return cmd
+        clips = work.clips if work.clips is not None else (*campaign.clips, *campaign.held_out)
+        what = ["--clips", ",".join(clips)]
+        if work.levels is not None:
+            what += ["--levels", ",".join(str(x) for x in work.levels)]
+    sandboxed = ["--limit", f"wall_seconds={limit}",
+                 "--limit", f"parallel={cpu_count(campaign.sandbox.cpu)}",
+                 "--limit", f"max_written_bytes={byte_count(campaign.sandbox.work_dir_size_limit)}",
+                 "--limit", "pod=true"]
+    if _gpu(stage, campaign):
+        sandboxed += ["--limit", "gpu=true"]
+    exchange = {"--bitstreams": f"{EXCHANGE}/bitstreams", "--decoded": f"{EXCHANGE}/decoded",
+                "--report": f"{EXCHANGE}/report"}
+    term = ["--summary-file", TERMINATION_LOG]
+    return {
+        ENCODE: [*base, "encode", *codec, *what, "--bitstreams", exchange["--bitstreams"],
+                 "--report", exchange["--report"], *sandboxed, *term],
+        DECODE: [*base, "decode", *codec, "--bitstreams", exchange["--bitstreams"],
+                 "--decoded", exchange["--decoded"], "--redecode", work.redecode, *sandboxed,
+                 *term],
+        CONTAINER: [*base, "measure", *codec, *what, *(x for kv in exchange.items() for x in kv),
+                    *term],
+    }
 
 
-def _resources(campaign: CampaignSpec, stage: Stage) -> dict[str, Any]:
+def sandbox_command(stage: Stage, campaign: CampaignSpec, settings: JobSettings) -> list[str]:
+    """The measuring container's command (the one whose output the operator reads)."""
+    return sandbox_commands(stage, campaign, settings)[CONTAINER]
+
+
+def _gpu(stage: Stage, campaign: CampaignSpec) -> bool:
+    return stage is Stage.EXECUTION and campaign.sandbox.gpus > 0
+
+
+def _resources(campaign: CampaignSpec, stage: Stage, gpu: bool) -> dict[str, Any]:
     sb = campaign.sandbox
     limits: dict[str, Any] = {"cpu": sb.cpu, "memory": sb.memory}
-    if stage is Stage.EXECUTION and sb.gpus > 0:
+    if gpu and _gpu(stage, campaign):
         limits[sb.gpu_resource_name] = str(sb.gpus)
     return {"requests": {"cpu": sb.cpu, "memory": sb.memory}, "limits": limits}
 
@@ -134,26 +205,51 @@ def _claim(campaign: CampaignSpec) -> str | None:
     return str(claim) if claim else None
 
 
-def _container(campaign: CampaignSpec, stage: Stage, settings: JobSettings) -> dict[str, Any]:
-    mounts = [{"name": "codec", "mountPath": "/codec", "readOnly": True},
-              {"name": "work", "mountPath": "/work"}]
-    if _claim(campaign):  # relative clip paths resolve inside the claim
-        mounts.append({"name": "clips", "mountPath": settings.clips_mount, "readOnly": True})
+def _security(uid: int) -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _env() -> list[dict[str, str]]:
+    return [{"name": "HOME", "value": "/work"}, {"name": "TMPDIR", "value": "/work"},
+            {"name": "AIVC_CACHE_DIR", "value": "/work/cache"},
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
+
+
+def _mount(volume: str, path: str, read_only: bool = False) -> dict[str, Any]:
+    return {"name": volume, "mountPath": path, **({"readOnly": True} if read_only else {})}
+
+
+_MOUNTS: dict[str, list[tuple[str, str, bool]]] = {
+    ENCODE: [("bitstreams", "bitstreams", False), ("report", "report", False)],
+    DECODE: [("bitstreams", "bitstreams", True), ("decoded", "decoded", False)],
+    CONTAINER: [("bitstreams", "bitstreams", True), ("decoded", "decoded", True),
+                ("report", "report", True)],
+}
+
+
+def _container(name: str, command: list[str], campaign: CampaignSpec, stage: Stage,
+               settings: JobSettings) -> dict[str, Any]:
+    candidate = name != CONTAINER
+    mounts = [_mount("codec", "/codec", True), _mount(f"{name}-work", "/work")]
+    mounts += [_mount(vol, f"{EXCHANGE}/{sub}", ro) for vol, sub, ro in _MOUNTS[name]]
+    sees_clips = name != DECODE
+    if sees_clips and _claim(campaign):  # relative clip paths resolve inside the claim
+        mounts.append(_mount("clips", settings.clips_mount, True))
+    if name == DECODE:
+        mounts += [_mount("no-clips", path, True) for path in settings.clip_dirs_in_image]
+    if candidate:
+        mounts.append(_mount(f"{name}-shm", "/dev/shm", True))
     return {
-        "name": CONTAINER,
+        "name": name,
         "image": campaign.sandbox.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": sandbox_command(stage, campaign, settings),
-        "workingDir": settings.clips_mount if _claim(campaign) else "/work",
-        "env": [{"name": "HOME", "value": "/work"}, {"name": "TMPDIR", "value": "/work"},
-                {"name": "AIVC_CACHE_DIR", "value": "/work/cache"},
-                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
-        "resources": _resources(campaign, stage),
-        "securityContext": {
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True, "runAsUser": SANDBOX_UID, "runAsGroup": SANDBOX_UID,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "command": command,
+        "workingDir": settings.clips_mount if sees_clips and _claim(campaign) else "/work",
+        "env": _env(),
+        "resources": _resources(campaign, stage, gpu=candidate),
+        "securityContext": _security(SANDBOX_UID if candidate else MEASURE_UID),
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "File",
         "volumeMounts": mounts,
@@ -161,10 +257,19 @@ def _container(campaign: CampaignSpec, stage: Stage, settings: JobSettings) -> d
 
 
 def _volumes(campaign: CampaignSpec, configmap: str) -> list[dict[str, Any]]:
+    size = campaign.sandbox.work_dir_size_limit
     volumes: list[dict[str, Any]] = [
         {"name": "codec", "configMap": {"name": configmap, "defaultMode": 0o444,
                                         "items": [{"key": CODEC_KEY, "path": CODEC_KEY}]}},
-        {"name": "work", "emptyDir": {"sizeLimit": campaign.sandbox.work_dir_size_limit}},
+        {"name": "bitstreams", "emptyDir": {"sizeLimit": size}},
+        {"name": "decoded", "emptyDir": {"sizeLimit": size}},
+        {"name": "report", "emptyDir": {"sizeLimit": "16Mi"}},
+        {"name": f"{ENCODE}-work", "emptyDir": {"medium": "Memory", "sizeLimit": size}},
+        {"name": f"{DECODE}-work", "emptyDir": {"medium": "Memory", "sizeLimit": size}},
+        {"name": f"{CONTAINER}-work", "emptyDir": {"sizeLimit": size}},
+        {"name": f"{ENCODE}-shm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        {"name": f"{DECODE}-shm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        {"name": "no-clips", "emptyDir": {"sizeLimit": "1Mi"}},
     ]
     claim = _claim(campaign)
     if claim:
@@ -174,15 +279,16 @@ def _volumes(campaign: CampaignSpec, configmap: str) -> list[dict[str, Any]]:
 
 
 def _pod_spec(campaign: CampaignSpec, stage: Stage, configmap: str,
-              settings: JobSettings) -> dict[str, Any]:
+              settings: JobSettings, work: Measurement | None) -> dict[str, Any]:
+    commands = sandbox_commands(stage, campaign, settings, work)
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": SANDBOX_UID,
-                            "runAsGroup": SANDBOX_UID, "fsGroup": SANDBOX_UID,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [_container(campaign, stage, settings)],
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "initContainers": [_container(n, commands[n], campaign, stage, settings)
+                           for n in (ENCODE, DECODE)],
+        "containers": [_container(CONTAINER, commands[CONTAINER], campaign, stage, settings)],
         "volumes": _volumes(campaign, configmap),
     }
     sb = campaign.sandbox
@@ -193,27 +299,43 @@ def _pod_spec(campaign: CampaignSpec, stage: Stage, configmap: str,
             spec["tolerations"] = list(sb.tolerations)
     if sb.runtime_class_name:
         spec["runtimeClassName"] = sb.runtime_class_name
+    if sb.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in sb.image_pull_secrets]
     return spec
 
 
 def build_sandbox_job(experiment: dict[str, Any], campaign: CampaignSpec, stage: Stage,
-                      generation: int, settings: JobSettings | None = None) -> dict[str, Any]:
-    """The Job that validates or evaluates one design generation of `experiment`."""
+                      generation: int, settings: JobSettings | None = None,
+                      work: Measurement | None = None) -> dict[str, Any]:
+    """The Job that validates or evaluates one design generation of `experiment`; `work`
+    narrows an execution to some clips and levels (a cascade's stage)."""
     settings = settings or JobSettings()
     name = experiment["metadata"]["name"]
     configmap = codec_configmap_name(name)
     extra = {"aivc.dev/stage": stage.value, "aivc.dev/generation": str(generation)}
-    meta = _metadata(experiment, job_name(name, stage, generation), "aivc-sandbox", extra)
+    part = work.part if work is not None else ""
+    if part:
+        extra["aivc.dev/part"] = part
+    meta = _metadata(experiment, job_name(name, stage, generation, part), "aivc-sandbox", extra)
     limit = (campaign.validation_timeout_s if stage is Stage.VALIDATION
              else campaign.execution_timeout_s)
-    pod_meta = {"labels": dict(meta["labels"])}
+    pod_meta = {"labels": dict(meta["labels"]),
+                "annotations": {"kubectl.kubernetes.io/default-container": CONTAINER}}
     return {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
         "spec": {
             "backoffLimit": 0,
-            "activeDeadlineSeconds": limit + settings.deadline_margin_seconds,
+            # the candidate's clock starts when its container does (`aivc.kube.infra`): the
+            # deadline leaves room for the scheduling and pulling that precede it
+            "activeDeadlineSeconds": limit + settings.deadline_margin_seconds
+            + settings.unschedulable_grace_seconds,
+            # evictions and preemptions say nothing about the candidate: the Job controller
+            # replaces the pod instead of failing the Job
+            "podFailurePolicy": {"rules": [{"action": "Ignore",
+                                            "onPodConditions": [{"type": "DisruptionTarget",
+                                                                 "status": "True"}]}]},
             "ttlSecondsAfterFinished": settings.ttl_seconds,
             "template": {"metadata": pod_meta,
-                         "spec": _pod_spec(campaign, stage, configmap, settings)},
+                         "spec": _pod_spec(campaign, stage, configmap, settings, work)},
         },
     }

@@ -1,9 +1,11 @@
 """What a finished sandbox Job says, as a phase-machine event (pure).
 
 Results travel two ways out of a sandbox pod, which has no API token and cannot write
-anything back itself (see `aivc.kube`): the harness writes its compact summary (< 4 KiB)
-to the termination message, and prints the full results JSON on stdout, which the kubelet
-keeps as the pod log. The termination message is the authority on pass/fail and names the
+anything back itself (see `aivc.kube`): its measuring container (`jobs.CONTAINER`, which
+runs no candidate code) writes the compact summary (< 4 KiB) to its termination message,
+and prints the full results JSON on stdout, which the kubelet keeps as the pod log. When an
+encode or decode step (an init container) fails outright, the measuring container never
+runs; that step's own termination message then says why. The termination message is the authority on pass/fail and names the
 candidate (sha); the log carries the numbers. When the log is gone (node lost, log rotated)
 the summary's rows stand in, marked as such; when there is neither, the Job's own failure
 reason (deadline, OOM kill) becomes the error category.
@@ -16,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aivc.api.documents import RunSummary
-from aivc.evaluate.results import ERROR_CATEGORIES, ErrorRecord, EvaluationResult, LevelResult
+from aivc.evaluate.results import (
+    ERROR_CATEGORIES,
+    ClipInfo,
+    ErrorRecord,
+    EvaluationResult,
+    LevelResult,
+)
 from aivc.kube.jobs import CONTAINER, Stage
 from aivc.research.phases import (
     Event,
@@ -56,15 +64,34 @@ def job_failure(job: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def newest_pod(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
+    """The Job's pod that speaks for it: one the cluster did not disrupt (a disrupted pod is
+    replaced by the Job controller), then the newest (creation time, then resource version,
+    since timestamps have whole seconds)."""
+    def key(pod: dict[str, Any]) -> tuple[bool, str, int]:
+        meta = pod.get("metadata") or {}
+        disrupted = any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+                        for c in (pod.get("status") or {}).get("conditions") or [])
+        version = str(meta.get("resourceVersion") or "0")
+        return (not disrupted, str(meta.get("creationTimestamp") or ""),
+                int(version) if version.isdigit() else 0)
+    return max(pods, key=key, default=None)
 
 
 def terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
-    """The sandbox container's `state.terminated` ({} when it never finished)."""
+    """The measuring container's `state.terminated` ({} when it never finished)."""
     for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
         if cs.get("name") == CONTAINER:
             return dict((cs.get("state") or {}).get("terminated") or {})
     return {}
+
+
+def failed_step(pod: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """The encode or decode step (init container) that ended with an error, if one did."""
+    for cs in ((pod or {}).get("status") or {}).get("initContainerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated") or {}
+        if term and term.get("exitCode") not in (0, None):
+            return str(cs.get("name")), dict(term)
+    return None
 
 
 def parse_summary(message: str | None) -> dict[str, Any] | None:
@@ -92,13 +119,17 @@ def parse_results(log: str | None) -> EvaluationResult | None:
 
 
 def results_from_summary(summary: dict[str, Any]) -> EvaluationResult:
-    """The summary's rows as results: kbps, PSNR-Y, SSIM-Y only (the rest reads 0)."""
-    levels = [LevelResult(clip=str(c), level=int(lv), frames=0, bytes=0, kbps=float(k),
-                          psnr_y=float(p), psnr_u=0.0, psnr_v=0.0, psnr_yuv=0.0, ssim_y=float(s),
-                          encode_seconds=0.0, decode_seconds=0.0)
-              for c, lv, k, p, s in summary.get("rows") or []]
+    """The summary as results: rates and every quality, no bytes or times (they read 0)."""
+    clips = [ClipInfo(str(n), int(w), int(h), int(f), float(fps))
+             for n, w, h, f, fps in summary.get("clips") or []]
+    levels = [LevelResult(clip=clips[ci].name if 0 <= ci < len(clips) else "?", level=int(lv),
+                          frames=clips[ci].frames if 0 <= ci < len(clips) else 0, bytes=0,
+                          kbps=float(k), psnr_y=float(y), psnr_u=float(u), psnr_v=float(v),
+                          psnr_yuv=float(yuv), ssim_y=float(s), encode_seconds=0.0,
+                          decode_seconds=0.0)
+              for ci, lv, k, y, u, v, yuv, s in summary.get("rows") or []]
     return EvaluationResult(mode=str(summary.get("mode", "evaluate")),
-                            codec_sha256=str(summary.get("sha", "")), levels=levels,
+                            codec_sha256=str(summary.get("sha", "")), clips=clips, levels=levels,
                             wall_seconds=float(summary.get("wall") or 0.0))
 
 
@@ -120,7 +151,14 @@ def _failed(stage: Stage, category: str, message: str) -> Event:
 
 def without_summary(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None) -> Finished:
     """The pod ended without writing a summary: say why from what Kubernetes saw."""
-    term, failure = terminated(pod), job_failure(job)
+    term, failure, step = terminated(pod), job_failure(job), failed_step(pod)
+    if step is not None and not term:
+        name, term = step
+        kind = "memory" if term.get("reason") == "OOMKilled" else "crash"
+        why = str(term.get("message") or term.get("reason") or "no message")[:800]
+        return Finished(_failed(stage, kind, f"the {name} step ended without a result "
+                                f"(exit code {term.get('exitCode')}): {why}"),
+                        {stage.value: {"ok": False}}, source="none")
     if failure and failure[0] == "DeadlineExceeded":
         event = _failed(stage, "timeout", f"the sandbox Job ran past its deadline ({failure[1]})")
     elif term.get("reason") == "OOMKilled":
@@ -144,7 +182,9 @@ def finished(stage: Stage, job: dict[str, Any], pod: dict[str, Any] | None,
         return Finished(_failed(stage, "crash", f"the sandbox measured candidate {sha}, "
                                 f"not the designed {expected_sha[:16]}"), source="none")
     wall = summary.get("wall")
-    report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None)
+    bits = summary.get("bits")
+    report = RunSummary(bool(summary["ok"]), float(wall) if isinstance(wall, (int, float)) else None,
+                        bits if stage is Stage.VALIDATION and isinstance(bits, str) and bits else None)
     error = _error(summary.get("error"))
     if stage is Stage.VALIDATION:
         if not summary["ok"]:

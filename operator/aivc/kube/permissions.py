@@ -52,7 +52,8 @@ REQUIRED_PERMISSIONS: tuple[Permission, ...] = (
     Permission("", "configmaps", ("get", "create", "patch"), "namespace",
                "each Experiment's candidate source, mounted read-only into its sandbox pods"),
     Permission("", "secrets", ("get",), "namespace",
-               "the Anthropic API key from the Secret a Campaign names (llm planner only)"),
+               "the Anthropic API key and git credentials from the Secrets a Campaign names, "
+               "by name only (the chart narrows this rule to named Secrets)"),
     Permission("", "events", ("create",), "namespace",
                "an Event on every phase change, decision and failure"),
     Permission("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch"), "cluster",

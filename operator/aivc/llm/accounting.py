@@ -1,63 +1,20 @@
 """Token and cost accounting for Messages API calls.
 
-The campaign budget (`maxCostUSD`) stops a run on estimated spend, so an estimate must
-never be low: models this table does not know are priced at the most expensive rate we
-know. Prices are US dollars per million tokens (MTok); a 5-minute prompt-cache write costs
-1.25x the input rate and a cache read 0.1x, as Anthropic bills them.
+The campaign budget (`maxCostUSD`) stops a run on estimated spend, so an estimate must be
+right, not merely safe: a model is priced from the catalogue (`aivc.llm.models`) or from
+prices the Campaign configures (`spec.llm.prices`, which win), and a model with neither is
+refused (`UnknownModelError`) before any call is made. Prices are US dollars per million
+tokens (MTok).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from aivc.llm.models import Price, UnknownModelError, card, model_key
+
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
-
-
-@dataclass(frozen=True)
-class Price:
-    """US dollars per million tokens of each kind."""
-
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
-
-    @classmethod
-    def standard(cls, input_per_mtok: float, output_per_mtok: float) -> Price:
-        return cls(input_per_mtok, output_per_mtok, 1.25 * input_per_mtok, 0.1 * input_per_mtok)
-
-
-# First matching prefix wins, so more specific names come first. Later generations of a
-# family are not assumed to keep its price: they fall through to the default.
-PRICES: tuple[tuple[str, Price], ...] = (
-    ("claude-opus-4-5", Price.standard(5.0, 25.0)),
-    ("claude-opus-4-6", Price.standard(5.0, 25.0)),
-    ("claude-opus-4-1", Price.standard(15.0, 75.0)),
-    ("claude-opus-4-0", Price.standard(15.0, 75.0)),
-    ("claude-opus-4-20250514", Price.standard(15.0, 75.0)),
-    ("claude-3-opus", Price.standard(15.0, 75.0)),
-    ("claude-sonnet-4", Price.standard(3.0, 15.0)),
-    ("claude-3-7-sonnet", Price.standard(3.0, 15.0)),
-    ("claude-3-5-sonnet", Price.standard(3.0, 15.0)),
-    ("claude-haiku-4-5", Price.standard(1.0, 5.0)),
-    ("claude-3-5-haiku", Price.standard(0.8, 4.0)),
-    ("claude-3-haiku", Price.standard(0.25, 1.25)),
-)
-DEFAULT_PRICE = Price.standard(15.0, 75.0)
-"""For unknown models: the highest rate in the table, so budgets stop early, never late."""
-
-
-def price_for(model: str) -> Price:
-    name = model.strip().lower()
-    for prefix, price in PRICES:
-        if name.startswith(prefix):
-            return price
-    return DEFAULT_PRICE
-
-
-def is_known_model(model: str) -> bool:
-    name = model.strip().lower()
-    return any(name.startswith(prefix) for prefix, _ in PRICES)
 
 
 @dataclass(frozen=True)
@@ -80,11 +37,45 @@ class TokenUsage:
     def total(self) -> int:
         return self.input + self.output + self.cache_read + self.cache_write
 
+    @property
+    def prompt(self) -> int:
+        """Every input token of the request, cached or not: what a long-prompt tier counts."""
+        return self.input + self.cache_read + self.cache_write
 
-def cost_usd(model: str, usage: TokenUsage) -> float:
-    p = price_for(model)
-    return (usage.input * p.input + usage.output * p.output + usage.cache_read * p.cache_read
-            + usage.cache_write * p.cache_write) / 1_000_000
+
+class PriceBook:
+    """The catalogue's prices, overridden or extended by the Campaign's own."""
+
+    def __init__(self, configured: Mapping[str, Price] | None = None) -> None:
+        self._configured = {model_key(m): p for m, p in (configured or {}).items()}
+
+    def knows(self, model: str) -> bool:
+        return model_key(model) in self._configured or card(model) is not None
+
+    def price(self, model: str) -> Price:
+        configured = self._configured.get(model_key(model))
+        if configured is not None:
+            return configured
+        found = card(model)
+        if found is None:
+            raise UnknownModelError(
+                f"model {model!r} has no known price: use a model the planner knows (e.g. "
+                f"claude-sonnet-5-5) or set its prices in the Campaign under "
+                f"spec.llm.prices[{model!r}] (inputPerMTok, outputPerMTok)")
+        return found.price
+
+    def cost(self, model: str, usage: TokenUsage) -> float:
+        p = self.price(model).for_prompt(usage.prompt)
+        return (usage.input * p.input + usage.output * p.output + usage.cache_read * p.cache_read
+                + usage.cache_write * p.cache_write) / 1_000_000
+
+
+CATALOGUE = PriceBook()
+"""The catalogue's prices alone (no Campaign overrides)."""
+
+
+def cost_usd(model: str, usage: TokenUsage, prices: PriceBook = CATALOGUE) -> float:
+    return prices.cost(model, usage)
 
 
 @dataclass
@@ -95,14 +86,15 @@ class ModelTotal:
 
 
 class Ledger:
-    """Running totals per model: what the planner reports as `spent_usd`."""
+    """Running totals per model of one planner object (what `spent_usd` reports)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prices: PriceBook = CATALOGUE) -> None:
+        self.prices = prices
         self._models: dict[str, ModelTotal] = {}
 
-    def record(self, model: str, usage: TokenUsage) -> float:
-        """Add one response; return its cost."""
-        cost = cost_usd(model, usage)
+    def record(self, model: str, usage: TokenUsage, cost: float | None = None) -> float:
+        """Add one request (its cost computed unless given); return its cost."""
+        cost = self.prices.cost(model, usage) if cost is None else cost
         total = self._models.setdefault(model, ModelTotal())
         total.requests += 1
         total.usage = total.usage + usage
@@ -116,3 +108,7 @@ class Ledger:
     def totals(self) -> dict[str, ModelTotal]:
         """A copy, per model."""
         return {m: ModelTotal(t.requests, t.usage, t.cost_usd) for m, t in self._models.items()}
+
+
+__all__ = ["CATALOGUE", "TOKEN_KINDS", "Ledger", "ModelTotal", "Price", "PriceBook", "TokenUsage",
+           "UnknownModelError", "cost_usd"]

@@ -4,6 +4,10 @@ Lessons are stored on each Experiment as one line (`[keep] ...` / `[avoid] ...`)
 memory is rebuilt from history after a restart without calling the API. Near-identical
 lessons (the same advice in other words) are merged rather than repeated, and the list is
 bounded: when full, the lesson seen least often and longest ago goes first.
+
+A review is stored the same way, as a `[review]` line beside the lesson of the experiment
+whose learning triggered it (`review_line`, `parse_review_line`), so its verdict — which
+steers the next designs — survives a restart too.
 """
 
 from __future__ import annotations
@@ -94,9 +98,33 @@ class LessonMemory:
     def clear(self) -> None:
         self._lessons.clear()
 
-    def render(self) -> str:
+    def render(self, limit: int | None = None) -> str:
+        """The lessons, `keep` first; with `limit`, only the most often seen and newest."""
         if not self._lessons:
             return "(none yet)"
-        ordered = sorted(self._lessons, key=lambda les: (les.advice != "keep", les.advice))
+        chosen = self._lessons if limit is None else sorted(
+            self._lessons, key=lambda les: (-les.seen, -les.last_sequence))[:limit]
+        ordered = sorted(chosen, key=lambda les: (les.advice != "keep", les.advice))
         return "\n".join(f"- {les.line()}" + (f" (seen {les.seen}x)" if les.seen > 1 else "")
                          for les in ordered)
+
+
+REVIEW_TAG = "[review]"
+_IDEA = " | idea: "
+
+
+def review_line(on_track: bool, question: str, idea: str | None) -> str:
+    """`[review] off track: QUESTION | idea: IDEA`, one line."""
+    verdict = "on track" if on_track else "off track"
+    text = f"{REVIEW_TAG} {verdict}: {' '.join(question.split())}"
+    return text + (f"{_IDEA}{' '.join(idea.split())}" if idea else "")
+
+
+def parse_review_line(line: str) -> tuple[bool, str, str | None] | None:
+    """(on_track, question, idea) from a `review_line`; None for any other line."""
+    text = line.strip()
+    if not text.startswith(REVIEW_TAG):
+        return None
+    verdict, _, rest = text[len(REVIEW_TAG):].strip().partition(":")
+    question, _, idea = rest.partition(_IDEA)
+    return verdict.strip() == "on track", question.strip(), idea.strip() or None

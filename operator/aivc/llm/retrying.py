@@ -2,7 +2,9 @@
 
 The SDK's own retries are switched off (`max_retries=0`) so that every attempt is counted
 in the metrics, the waits are bounded by a policy the campaign controls, and the final
-error says how many attempts were made. Pure functions: the client passes the clock and
+error says how many attempts were made. The waits inside one call are short (about half a
+minute in all by default): a longer outage is the core's business, which pauses the design
+and asks again after `unavailable_wait_s` without spending a design retry. Pure functions: the client passes the clock and
 the random source in.
 """
 
@@ -26,6 +28,9 @@ class RetryPolicy:
     """The longest backoff when the server gives no retry-after."""
     max_retry_after_s: float = 120.0
     """A retry-after longer than this is cut to it, so a bad header cannot stall a campaign."""
+    unavailable_wait_s: float = 60.0
+    """How long the core is told to wait before asking again once every attempt failed and
+    the server named no time (`PlannerError.retry_after_s` of an UNAVAILABLE error)."""
 
 
 def is_retryable_status(status: int) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aivc.codec.contract import REQUIRED_NAMES
+from aivc.codec.parsing import parse
 
 MAX_SOURCE_CHARS = 200_000
 MAX_LESSON_CHARS = 300
@@ -21,6 +22,14 @@ MAX_LESSON_CHARS = 300
 
 class ToolInputError(ValueError):
     """A tool call that cannot be used as given; the message tells the model what to fix."""
+
+    category = "planner"
+
+
+class DuplicateProgram(ToolInputError):
+    """A proposal that is a program already designed in this campaign."""
+
+    category = "duplicate"
 
 
 PROPOSE_CODEC: dict[str, Any] = {
@@ -164,7 +173,7 @@ def check_source(source: str) -> None:
     if len(source) > MAX_SOURCE_CHARS:
         raise ToolInputError(f"the source is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}")
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as exc:
         raise ToolInputError(f"the source does not parse: {exc.msg} at line {exc.lineno}") from None
     defined: set[str] = set()

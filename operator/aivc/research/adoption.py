@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Rules:
-    margin: float = 0.5
+    margin: float = 1.0
     """Percent by which the BD-rate against the best must be negative."""
     max_chroma_loss_db: float = 0.5
     """dB a chroma plane may lose against the best at equal rate."""

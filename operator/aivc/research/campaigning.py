@@ -6,9 +6,13 @@ once `finished`, write the finish-up report (`report`) and then `completed(...)`
 
 - a campaign stops starting experiments when a budget is spent (experiment count, LLM cost,
   deadline or duration) or its goal is reached (`stop_reason`); experiments in flight finish;
-- experiments waiting for a person hold no parallelism slot, so others go on meanwhile;
+- an experiment waiting for a person keeps its parallelism slot unless the campaign says
+  otherwise (`needsHumanHoldsSlot`), so a campaign does not run past failures nobody read;
+- a failure budget stops it too: `maxFailedExperiments` experiments that used up their
+  repairs (or were skipped by a person), or `maxConsecutiveFailures` in a row that failed
+  the same way — the campaign's trouble, not one candidate's;
 - it is Completed only once it has stopped *and* no experiment is in flight, waiting for a
-  person or owing the git commit of its adoption: a person's `retry` may still lead to an
+  person or owed an action (the git commit of its adoption, the planner's lesson): a person's `retry` may still lead to an
   adoption, so until then it stays Running, with a `Stopping` condition that says who is
   waited for (DESIGN.md §2, the CRD's phases);
 - sequence numbers are never reused (`status.nextSequence`), even after a deletion.
@@ -30,6 +34,7 @@ from aivc.api.documents import (
     Condition,
     Counts,
     ExperimentDoc,
+    Hold,
     Json,
     campaign_status_json,
     condition,
@@ -41,6 +46,8 @@ from aivc.api.spec import CampaignSpec
 from aivc.api.times import iso, parse_time
 from aivc.api.types import CampaignPhase, ConditionType, Phase, Reason, Verdict
 from aivc.research import archive, history
+from aivc.research.driving import owed
+from aivc.research.planning import AUTH
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class Gauges:
     last_adoption: float | None
     best: ExperimentDoc | None
     cost_usd: float
+    paused: bool = False
+    """The planner's key is refused: the campaign waits for a person to fix it."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +118,38 @@ def deadline_of(spec: CampaignSpec, started_at: dt.datetime) -> dt.datetime | No
     return min(ends) if ends else None
 
 
+def failed(exp: ExperimentDoc) -> bool:
+    """Used up its repairs (waiting for a person because of them), or skipped by a person."""
+    status = exp.status
+    return (status.phase is Phase.NEEDS_HUMAN and status.last_error is not None
+            and not status.has_results) or status.verdict is Verdict.SKIPPED
+
+
+def failure_reason(spec: CampaignSpec, experiments: Sequence[ExperimentDoc]) -> str | None:
+    """Why the failure budget stops the campaign (None while it allows more)."""
+    fails = [e for e in sorted(experiments, key=lambda e: e.sequence) if failed(e)]
+    limit = spec.budget.max_failed
+    if limit is not None and len(fails) >= limit:
+        return f"budget.maxFailedExperiments reached ({len(fails)} of {limit})"
+    run = spec.budget.max_consecutive_failures
+    done = [e for e in sorted(experiments, key=lambda e: e.sequence)
+            if e.status.finished or e.status.phase is Phase.NEEDS_HUMAN]
+    tail = done[-run:] if run else []
+    kinds = {e.status.last_error.category for e in tail if failed(e) and e.status.last_error}
+    if run and len(tail) == run and all(failed(e) for e in tail) and len(kinds) == 1:
+        return (f"budget.maxConsecutiveFailures reached: the last {run} experiments all failed "
+                f"with {kinds.pop()}")
+    return None
+
+
 def stop_reason(spec: CampaignSpec, experiments: Sequence[ExperimentDoc], now: dt.datetime,
                 started_at: dt.datetime, started: int) -> str | None:
     """Why no more experiments start (None while the campaign goes on)."""
     if started >= spec.budget.max_experiments:
         return f"budget.maxExperiments reached ({started} of {spec.budget.max_experiments})"
+    failing = failure_reason(spec, experiments)
+    if failing is not None:
+        return failing
     spent = history.spent_usd(experiments)
     if spent > 0 and spent >= spec.budget.max_cost_usd:
         return f"budget.maxCostUSD reached (${spent:.2f} of ${spec.budget.max_cost_usd:.2f})"
@@ -155,23 +191,29 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
     counts = count_outcomes(experiments)
     next_seq = max([e.sequence + 1 for e in experiments] + [old.next_sequence])
     reason = stop_reason(spec, experiments, now, started_at, max(next_seq, counts.total))
+    hold = planner_hold(experiments)
     create: tuple[int, ...] = ()
-    if reason is None:
-        free = (parallelism or spec.parallelism) - counts.running
+    if reason is None and hold is None:  # no new experiment while the planner cannot answer
+        held = counts.needs_human if spec.needs_human_holds_slot else 0
+        free = (parallelism or spec.parallelism) - counts.running - held
         left = spec.budget.max_experiments - max(next_seq, counts.total)
         create = tuple(range(next_seq, next_seq + max(0, min(free, left))))
-    committing = any(e.status.owes_commit for e in experiments)
+    owing = any(owed(e) is not None for e in experiments)
     finished = reason is not None and counts.running == 0 and counts.needs_human == 0 \
-        and not create and not committing
+        and not create and not owing
     stamp = iso(now)
     status = replace(
         old, phase=CampaignPhase.RUNNING, stop_reason=reason, start_time=old.start_time or stamp,
         completion_time=None, next_sequence=next_seq + len(create), counts=counts,
         best=best_summary(experiments), cost_usd=history.spent_usd(experiments),
-        conditions=set_conditions(old.conditions, _conditions(reason, counts, finished), stamp))
+        conditions=set_conditions(old.conditions,
+                                  [*_conditions(reason, counts, finished,
+                                                failing=reason == failure_reason(spec, experiments)),
+                                   _planner_condition(hold)],
+                                  stamp))
     patch = {} if finished else _patch(old, status)  # a finished one writes `completed` instead
-    return CampaignPlan(create, status, patch, reason, finished, gauges(experiments, started_at),
-                        (*spec.clips, *spec.held_out))
+    state = replace(gauges(experiments, started_at), paused=hold is not None and hold.category == AUTH)
+    return CampaignPlan(create, status, patch, reason, finished, state, (*spec.clips, *spec.held_out))
 
 
 def completed(campaign: CampaignDoc, plan: CampaignPlan, now: dt.datetime,
@@ -198,7 +240,29 @@ def invalid(status: CampaignStatus, message: str, now: dt.datetime) -> Json:
     return status_patch(campaign_status_json(status), campaign_status_json(new))
 
 
-def _conditions(reason: str | None, counts: Counts, finished: bool) -> list[Condition]:
+def planner_hold(experiments: Sequence[ExperimentDoc]) -> Hold | None:
+    """The hold of a design waiting on the planner (a refused key first), if any."""
+    holds = [e.status.hold for e in experiments
+             if e.status.hold is not None and e.status.phase is Phase.DESIGNING]
+    return next((h for h in holds if h.category == AUTH), holds[0] if holds else None)
+
+
+def _planner_condition(hold: Hold | None) -> Condition:
+    if hold is None:
+        return condition(ConditionType.PLANNER_READY, True, Reason.PLANNER_READY,
+                         "the planner answers")
+    if hold.category == AUTH:
+        return condition(ConditionType.PLANNER_READY, False, Reason.PLANNER_KEY_REFUSED,
+                         f"paused: the planner's key is refused ({hold.message}); fix the key "
+                         "(the Secret the campaign names, or ANTHROPIC_API_KEY locally) and the "
+                         "campaign resumes by itself")
+    return condition(ConditionType.PLANNER_READY, False, Reason.PLANNER_UNAVAILABLE,
+                     f"waiting for the planner's service ({hold.message}); designs are tried "
+                     f"again from {hold.until}, without using their retries")
+
+
+def _conditions(reason: str | None, counts: Counts, finished: bool,
+                failing: bool = False) -> list[Condition]:
     conds = [condition(ConditionType.RUNNING, not finished,
                        Reason.COMPLETED if finished else Reason.RUNNING,
                        reason or "starting experiments as the budget allows")]
@@ -206,7 +270,8 @@ def _conditions(reason: str | None, counts: Counts, finished: bool) -> list[Cond
         waiting = counts.needs_human
         conds.append(condition(
             ConditionType.STOPPING, True,
-            Reason.WAITING_FOR_PEOPLE if waiting else Reason.BUDGET_OR_GOAL,
+            Reason.WAITING_FOR_PEOPLE if waiting else (
+                Reason.FAILURE_BUDGET if failing else Reason.BUDGET_OR_GOAL),
             reason + (f"; {waiting} experiment(s) wait for a person" if waiting else "")))
     return conds
 

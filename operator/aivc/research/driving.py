@@ -31,6 +31,7 @@ from aivc.api.documents import (
     ExperimentDoc,
     ExperimentSpec,
     ExperimentStatus,
+    Hold,
     Json,
     Metrics,
     clearing_annotations,
@@ -45,6 +46,7 @@ from aivc.api.types import ConditionType, Decision, Outcome, Phase, Reason, Verd
 from aivc.research.phases import (
     Action,
     CommitVersion,
+    Deferred,
     Designed,
     Event,
     ExecutionFailed,
@@ -104,6 +106,15 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class InfraTrouble:
+    """The cluster could not run a sandbox Job (counted by reason, never the candidate's)."""
+
+    campaign: str
+    phase: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Said:
     """Something to tell people: an Event on a cluster, a terminal line locally."""
 
@@ -112,7 +123,10 @@ class Said:
     warning: bool = False
 
 
-Observation = PhaseChanged | SandboxFailed | Measured | Finished | Said
+Observation = PhaseChanged | SandboxFailed | Measured | Finished | InfraTrouble | Said
+
+INFRA = "infra"
+"""The hold category of work the cluster could not run (see `api.experiments.Hold`)."""
 
 
 @dataclass(frozen=True)
@@ -129,26 +143,47 @@ class ExperimentPlan:
 @dataclass(frozen=True)
 class Owed:
     """Work owed to an experiment: `Start` (nothing to do but begin), a phase's work from
-    `phases.resume_action`, or the git commit of an adopted version."""
+    `phases.resume_action`, or a finished one's actions not yet carried out — the git commit
+    of an adopted version, then the planner's lesson — so a driver stopped between persisting
+    a transition and acting on it (a restart, a daemon kopf cancels) finishes the job."""
 
-    action: Start | RequestDesign | RunValidation | RunExecution | RunAnalysis | CommitVersion
+    action: (Start | RequestDesign | RunValidation | RunExecution | RunAnalysis | CommitVersion
+             | RecordLesson)
 
 
-def owed(doc: ExperimentDoc) -> Owed | None:
-    """The work `doc` is owed now; None when it is finished or waits for a person."""
+def owed(doc: ExperimentDoc, now: dt.datetime | None = None) -> Owed | None:
+    """The work `doc` is owed now; None when it is finished, waits for a person, or its
+    design is held until later (`status.hold`; without `now`, a hold is not waited
+    for)."""
     status = doc.status
     if status.phase is Phase.PENDING:
         return Owed(Start())
+    if held(doc, now):
+        return None
     action = resume_action(status)
     if action is not None:
         return Owed(action)  # type: ignore[arg-type]
     if status.owes_commit and status.version is not None:
         return Owed(CommitVersion(status.version))
+    if status.owes_lesson:
+        return Owed(RecordLesson())
     return None
 
 
+HOLDABLE = (Phase.DESIGNING, Phase.VALIDATING, Phase.EXECUTING)
+
+
+def held(doc: ExperimentDoc, now: dt.datetime | None) -> bool:
+    """Whether the phase's work is held at `now`: the planner or the cluster could not do
+    it and it waits before trying again (`status.hold`)."""
+    hold = doc.status.hold
+    return hold is not None and doc.status.phase in HOLDABLE and now is not None \
+        and now < parse_time(hold.until)
+
+
 def needs_driving(doc: ExperimentDoc) -> bool:
-    """Whether a driver must keep watching `doc`: work is owed, or a person's decision is."""
+    """Whether a driver must keep watching `doc`: work is owed (held designs included), or a
+    person's decision is."""
     return owed(doc) is not None or doc.status.phase is Phase.NEEDS_HUMAN
 
 
@@ -168,6 +203,8 @@ def transition(doc: ExperimentDoc, work: Work, limits: Limits, now: dt.datetime)
         new = replace(new, start_time=stamp)
     if isinstance(work.event, Designed):
         new = replace(new, generation=old.generation + 1)
+    if not isinstance(work.event, Deferred):
+        new = replace(new, hold=None)  # the planner answered, the sandbox ran
     if new.phase is not old.phase:
         new = replace(new, phase_since=stamp)
     if new.terminal and not old.terminal:
@@ -214,6 +251,8 @@ def _observations(doc: ExperimentDoc, old: ExperimentStatus, new: ExperimentStat
     if isinstance(work.event, (ValidationFailed, ExecutionFailed)):
         stage = "validation" if isinstance(work.event, ValidationFailed) else "execution"
         out.append(SandboxFailed(campaign, stage, work.event.category))
+    if isinstance(work.event, Deferred) and new.hold is not None:
+        out += _held_observations(campaign, old, new, new.hold)
     if new.phase is not old.phase:
         since = parse_time(old.phase_since) if old.phase_since else None
         seconds = (now - since).total_seconds() if since else None
@@ -225,6 +264,21 @@ def _observations(doc: ExperimentDoc, old: ExperimentStatus, new: ExperimentStat
     if new.terminal and not old.terminal:
         out.append(Finished(campaign, outcome_of_verdict(new.verdict)))
     return tuple(out)
+
+
+def _held_observations(campaign: str, old: ExperimentStatus, new: ExperimentStatus,
+                       hold: Hold) -> list[Observation]:
+    """The cluster's trouble is told every time (each is a retry); the planner's once per
+    kind of trouble (it is tried every minute or so)."""
+    if hold.category == INFRA:
+        return [InfraTrouble(campaign, new.phase.value, hold.reason or "Other"),
+                Said(Reason.INFRASTRUCTURE, f"the cluster could not run the sandbox "
+                     f"({hold.reason}): {hold.message}; trying again at {hold.until} "
+                     f"(attempt {hold.count + 1})", warning=True)]
+    if old.hold is not None and old.hold.category == hold.category:
+        return []
+    reason = Reason.PLANNER_UNAVAILABLE if hold.category == "unavailable" else Reason.PLANNER_KEY_REFUSED
+    return [Said(reason, f"the design waits until {hold.until}: {hold.message}", warning=True)]
 
 
 def outcome_of_verdict(verdict: Verdict | None) -> Outcome:
@@ -287,6 +341,12 @@ def transition_conditions(old: ExperimentStatus, new: ExperimentStatus,
         reason = Reason.ADOPTED if new.verdict is Verdict.ADOPTED else (
             Reason.SUSPICIOUS if new.phase is Phase.NEEDS_HUMAN else Reason.REJECTED)
         conds.append(condition(ConditionType.ANALYZED, True, reason, detail or reason.value))
+    if new.hold is not None and new.hold.category == INFRA:
+        conds.append(condition(ConditionType.INFRASTRUCTURE, False, new.hold.reason or Reason.FAILED,
+                               new.hold.message))
+    elif old.hold is not None and old.hold.category == INFRA:
+        conds.append(condition(ConditionType.INFRASTRUCTURE, True, Reason.SANDBOX_RAN,
+                               "the cluster ran the sandbox"))
     if new.phase is Phase.NEEDS_HUMAN:
         conds.append(condition(ConditionType.NEEDS_HUMAN, True, Reason.WAITING_FOR_DECISION,
                                new.human_reason or ""))

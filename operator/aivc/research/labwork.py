@@ -11,39 +11,59 @@ sandbox steps as Jobs, so both drivers share the planner calls and the adoption 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from aivc.api.documents import (
     AnalysisNote,
+    CascadeRecord,
     CodecRef,
     ExperimentDoc,
     FailedDesign,
+    Hold,
+    LLMCall,
     RunSummary,
+    parse_version,
     version_name,
 )
 from aivc.api.spec import CampaignSpec
+from aivc.api.times import iso
+from aivc.api.types import Verdict
 from aivc.codec import reference, space
 from aivc.errors import AivcError
 from aivc.evaluate.clips import ClipSpec
-from aivc.evaluate.results import EvaluationResult
-from aivc.research import archive, history
+from aivc.evaluate.results import ErrorRecord, EvaluationResult
+from aivc.research import archive, cascade, duplicates, evidence, history
 from aivc.research.analysis import analyze
 from aivc.research.driving import Work
+from aivc.research.evidence import ChangeEvidence, KnownProgram
 from aivc.research.phases import (
     Analyzed,
+    Deferred,
     Designed,
     DesignFailed,
     ExecutionFailed,
     ExecutionFinished,
+    ExecutionStageDone,
     RequestDesign,
     ValidationFailed,
     ValidationPassed,
 )
-from aivc.research.planning import DesignRequest, Planner, PlannerError, Proposal
+from aivc.research.planning import (
+    AUTH,
+    UNAVAILABLE,
+    DesignRequest,
+    Lesson,
+    Outcome,
+    ParentCodec,
+    Planner,
+    PlannerError,
+    Proposal,
+)
 from aivc.store.base import ExperimentStore
 from aivc.store.local import LocalStore
 
@@ -74,14 +94,20 @@ class Lab:
             else:
                 proposal = self.planner.propose(self._request(exp, action, experiments))
         except PlannerError as exc:
-            return Work(DesignFailed(exc.category, str(exc)))
+            if exc.category in (AUTH, UNAVAILABLE):
+                wait = exc.retry_after_s or (AUTH_RETRY_SECONDS if exc.category == AUTH
+                                             else UNAVAILABLE_RETRY_SECONDS)
+                until = iso(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait))
+                return Work(Deferred(exc.category, str(exc)),
+                            {"hold": Hold(exc.category, str(exc)[:500], until),
+                             **_booked(exp, exc.calls)})
+            return Work(DesignFailed(exc.category, str(exc)), _booked(exp, exc.calls))
         self.store.put_source(exp.name, proposal.source)
         sha = hashlib.sha256(proposal.source.encode()).hexdigest()
         spec = {"hypothesis": proposal.hypothesis, "rationale": proposal.rationale or None,
                 "parent_version": version_name(proposal.parent_version),
                 "codec": CodecRef(sha256=sha)}
-        fields: dict[str, Any] = {"params": proposal.params,
-                                  "cost_usd": exp.status.cost_usd + proposal.cost_usd}
+        fields: dict[str, Any] = {"params": proposal.params, **_booked(exp, proposal.calls)}
         if action.repair is not None:
             fields["failed_designs"] = _failed_designs(exp)
         return Work(Designed(), fields, spec)
@@ -106,39 +132,157 @@ class Lab:
         done = [e for e in experiments if e.status.finished]
         failed_source = self.store.get_source(exp.name) if action.repair else None
         params = exp.status.params
+        results = _Memo(self._result, {e.name: e for e in done})
+        parents = archive.parents_from(done, self.store.get_source, load_results=results)
+        best_exp = archive.best_experiment(done)
+        best = results(best_exp.name) if best_exp is not None else None
         return DesignRequest(
-            sequence=exp.sequence, parents=archive.parents_from(done, self.store.get_source),
+            sequence=exp.sequence, parents=parents,
             history=tuple(history.outcomes(done)), repair=action.repair,
             failed_source=failed_source,
             failed_params=dict(params) if action.repair and params is not None else None,
-            note=action.note)
+            note=action.note, seed=self.spec.seed,
+            lab=evidence.facts(self.spec, best, self.anchors, self.sandbox_limits,
+                               local=isinstance(self.store, LocalStore)),
+            programs=archive.recent_failures(done, self.store.get_source),
+            known=self._known(exp, experiments),
+            previous_parent=self._previous_parent(exp, done, results) if action.repair else None,
+            mistakes=tuple(f.error for f in exp.status.failed_designs if f.error is not None))
+
+    def _previous_parent(self, exp: ExperimentDoc, done: Sequence[ExperimentDoc],
+                         results: Callable[[str], EvaluationResult | None]) -> ParentCodec | None:
+        """The adopted version the failed candidate was built on, with its source."""
+        version = parse_version(exp.spec.parent_version)
+        parent = next((e for e in archive.adopted(done) if e.status.version == version), None)
+        source = self.store.get_source(parent.name) if parent is not None else None
+        return None if parent is None or source is None else archive.to_parent(parent, source, results(parent.name))
+
+    def _result(self, exp: ExperimentDoc) -> EvaluationResult | None:
+        """The results the status carries (operator), else those in the store (local mode)."""
+        doc = exp.status.results if exp.status.results else self.store.get_results(exp.name)
+        try:
+            return None if not doc else EvaluationResult.from_dict(dict(doc))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _known(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> tuple[KnownProgram, ...]:
+        """Every other designed program's fingerprint, each distinct source read once."""
+        by_sha: dict[str, ExperimentDoc] = {}
+        for e in sorted(experiments, key=lambda e: e.sequence):
+            sha = e.spec.codec.sha256 if e.spec.codec else None
+            if e.name != exp.name and sha and sha not in by_sha:
+                by_sha[sha] = e
+        known = []
+        for e in by_sha.values():
+            source = self.store.get_source(e.name)
+            if source is not None:
+                known.append(KnownProgram(duplicates.fingerprint(source), _label(e)))
+        return tuple(known)
+
+    def outcome_of(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Outcome | None:
+        """`history.outcome_of` plus the evidence a lesson is drawn from: both sources, both
+        RD tables and the best version's code. The drivers hand this to `Planner.learn`."""
+        outcome = history.outcome_of(exp)
+        if outcome is None:
+            return None
+        by_version = {e.status.version: e for e in archive.adopted(experiments)}
+        parent = by_version.get(parse_version(exp.spec.parent_version))
+        best = archive.best_experiment(experiments)
+        mine, theirs = self._result(exp), self._result(parent) if parent else None
+        change = ChangeEvidence(
+            source=self.store.get_source(exp.name),
+            parent_source=self.store.get_source(parent.name) if parent else None,
+            rd=evidence.rd_table(mine.levels) if mine else {},
+            parent_rd=evidence.rd_table(theirs.levels) if theirs else {},
+            best_source=self.store.get_source(best.name) if best else None,
+            best_version=best.status.version if best else None)
+        return replace(outcome, evidence=change)
 
     # ---- sandbox -----------------------------------------------------------------------
 
-    def validate(self, exp: ExperimentDoc) -> Work:
+    def validate(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Work:
         from aivc.sandbox import validate_codec
 
-        result = validate_codec(self._source_path(exp), **self._limits())
-        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2))}
+        result = validate_codec(self._source_path(exp), **self._limits(self.spec.validation_timeout_s))
+        result = _within(result, self.spec.validation_timeout_s, "validationTimeoutSeconds")
+        summary = {"validation": RunSummary(result.ok, round(result.wall_seconds, 2),
+                                            result.bitstreams_digest()[:32] or None)}
         err = result.first_error()
         if err is not None:
             return Work(ValidationFailed(err.category, err.describe()), summary)
-        return Work(ValidationPassed(), summary)
+        return self.unless_repeated(exp, Work(ValidationPassed(), summary), experiments)
 
-    def execute(self, exp: ExperimentDoc) -> Work:
+    def unless_repeated(self, exp: ExperimentDoc, work: Work,
+                        experiments: Sequence[ExperimentDoc]) -> Work:
+        """A passed validation whose bitstreams equal an earlier experiment's is a
+        `duplicate`: the LLM is told and designs anew, nothing is evaluated twice.
+
+        Only for the LLM planner: the search planner's parameters often change nothing on
+        the 4-frame validation clip (search range, GOP) yet do on the real clips, and it
+        never proposes the same parameters twice anyway.
+        """
+        report = work.status.get("validation")
+        if self.spec.planner != "llm" or not isinstance(work.event, ValidationPassed) \
+                or not isinstance(report, RunSummary) or not report.bitstreams:
+            return work
+        earlier = ((e.name, e.status.validation.bitstreams)
+                   for e in sorted(experiments, key=lambda e: e.sequence)
+                   if e.name != exp.name and e.status.validation is not None)
+        same = duplicates.same_bitstreams(report.bitstreams, earlier)
+        if same is None:
+            return work
+        return Work(ValidationFailed("duplicate", f"identical bitstreams to {same} on the "
+                                     "validation clip: the same codec, already measured"),
+                    work.status)
+
+    def stage_now(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> cascade.Stage:
+        """The cascade stage an experiment in Executing runs next."""
+        record = exp.status.cascade
+        has_best = archive.best_experiment(e for e in experiments if e.name != exp.name) is not None
+        return cascade.stage(record.next or cascade.first(self.spec, has_best), self.spec)
+
+    def execute(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> Work:
+        """Run the cascade's next stage in the local sandbox."""
         from aivc.sandbox import evaluate_codec
 
-        result = evaluate_codec(self._source_path(exp), self.clips(), cache_dir=self.cache_dir,
-                                progress=self.on_progress, **self._limits())
+        now = self.stage_now(exp, experiments)
+        result = evaluate_codec(self._source_path(exp), [ClipSpec.parse(c) for c in now.clips],
+                                cache_dir=self.cache_dir, progress=self.on_progress,
+                                levels=now.levels, redecode=now.redecode,
+                                **self._limits(self.spec.execution_timeout_s))
+        result = _within(result, self.spec.execution_timeout_s, "executionTimeoutSeconds")
         self.store.put_results(exp.name, result.to_dict())
-        summary = {"execution": RunSummary(result.ok, round(result.wall_seconds, 2))}
+        return self.stage_work(exp, now.name, result, experiments)
+
+    def stage_work(self, exp: ExperimentDoc, name: str, result: EvaluationResult,
+                   experiments: Sequence[ExperimentDoc]) -> Work:
+        """What a finished stage means: another stage, the end of the cascade, or a failure.
+
+        Every stage after the screen measures the campaign clips again at every level, so a
+        stage's results are the experiment's results; the driver stores them."""
+        record = exp.status.cascade
+        stages = (*record.stages, name)
+        fields: dict[str, Any] = {"execution": RunSummary(result.ok, round(result.wall_seconds, 2))}
         err = result.first_error()
         if err is not None:
-            return Work(ExecutionFailed(err.category, err.describe()), summary)
-        return Work(ExecutionFinished(), summary)
+            fields["cascade"] = CascadeRecord(stages, None)
+            return Work(ExecutionFailed(err.category, err.describe()), fields)
+        best = archive.best_experiment(e for e in experiments if e.name != exp.name)
+        best_result = None if best is None else self.results_of(best.name)
+        nxt = cascade.after(name, self.spec, result, best_result, self.anchors)
+        if isinstance(nxt, cascade.Done):
+            fields["cascade"] = CascadeRecord(stages, None, nxt.stopped_early)
+            return Work(ExecutionFinished(), fields)
+        fields["cascade"] = CascadeRecord(stages, nxt)
+        return Work(ExecutionStageDone(), fields)
 
-    def _limits(self) -> dict[str, Any]:
-        return {} if self.sandbox_limits is None else {"limits": self.sandbox_limits}
+    def _limits(self, stage_seconds: int) -> dict[str, Any]:
+        """The sandbox limits, no candidate process allowed past the stage's time limit (as
+        in a sandbox Job, whose processes get the campaign's timeout as their wall limit)."""
+        from aivc.sandbox.evaluation import default_limits
+
+        limits = self.sandbox_limits or default_limits()
+        return {"limits": replace(limits, wall_seconds=min(limits.wall_seconds, stage_seconds))}
 
     def _source_path(self, exp: ExperimentDoc) -> Path:
         if not isinstance(self.store, LocalStore):
@@ -157,6 +301,9 @@ class Lab:
         best = archive.best_experiment(e for e in experiments if e.name != exp.name)
         best_result = None if best is None else self.results_of(best.name)
         found = analyze(result, self.anchors, best_result, self.spec)
+        stopped = exp.status.cascade.stopped_early
+        if stopped is not None:  # measured only in part: never adopted, whatever it shows
+            found = replace(found, adopt=False, reason=stopped, suspicious=None)
         event = Analyzed(adopt=found.adopt, version=version if found.adopt else None,
                          suspicious=found.suspicious)
         return Work(event, {"metrics": found.metrics,
@@ -168,6 +315,31 @@ class Lab:
 
 
 MAX_FAILED_DESIGNS = 5
+AUTH_RETRY_SECONDS = 60.0
+"""How often a refused key is tried again (a person may have fixed it meanwhile)."""
+UNAVAILABLE_RETRY_SECONDS = 120.0
+"""How long to wait after the planner gave up on an unavailable service, unless it says."""
+
+
+def _within(result: EvaluationResult, limit: int, setting: str) -> EvaluationResult:
+    """A run that took longer than the campaign's time limit for it failed with `timeout`."""
+    if result.ok and result.wall_seconds > limit:
+        result.errors.append(ErrorRecord(
+            "timeout", f"the sandbox run took {result.wall_seconds:.0f} s, over the campaign's "
+                       f"{setting} of {limit} s", "evaluate"))
+    return result
+
+
+def _booked(exp: ExperimentDoc, calls: tuple[LLMCall, ...]) -> dict[str, Any]:
+    """Status fields booking `calls` to `exp`: the ledger and the spend it sums to."""
+    ledger = (*exp.status.llm_calls, *calls)
+    return {"llm_calls": ledger, "cost_usd": sum(c.cost_usd for c in ledger)}
+
+
+def booked_lesson(exp: ExperimentDoc, lesson: Lesson | None) -> dict[str, Any]:
+    """Status fields after RecordLesson: the lesson, its calls, and that it is done."""
+    text = (lesson.text if lesson else None) or exp.status.lesson
+    return {"lesson": text, "learned": True, **_booked(exp, lesson.calls if lesson else ())}
 
 
 def _failed_designs(exp: ExperimentDoc) -> tuple[FailedDesign, ...]:
@@ -185,3 +357,30 @@ def _params_of(source: str) -> dict[str, Any]:
         return dict(space.read_params(source))
     except space.DesignSpaceError:
         return {}
+
+
+class _Memo:
+    """Results by experiment name, each loaded at most once per design request."""
+
+    def __init__(self, load: Callable[[ExperimentDoc], EvaluationResult | None],
+                 experiments: dict[str, ExperimentDoc]) -> None:
+        self._load, self._experiments = load, experiments
+        self._found: dict[str, EvaluationResult | None] = {}
+
+    def __call__(self, name: str) -> EvaluationResult | None:
+        if name not in self._found:
+            exp = self._experiments.get(name)
+            self._found[name] = self._load(exp) if exp is not None else None
+        return self._found[name]
+
+
+def _label(exp: ExperimentDoc) -> str:
+    """How an earlier program is named to the model when it proposes it again."""
+    status = exp.status
+    if status.adopted:
+        return f"experiment #{exp.sequence} (adopted as {status.version_name})"
+    if status.verdict is Verdict.REJECTED:
+        return f"experiment #{exp.sequence} (measured and rejected)"
+    if status.last_error is not None and status.finished:
+        return f"experiment #{exp.sequence} (failed in {status.last_error.stage})"
+    return f"experiment #{exp.sequence}"

@@ -1,85 +1,100 @@
 """The `llm` planner: Claude writes the candidates, learns from each result, and is reviewed.
 
-Every request has the same cached prefix (tool definitions, then the system prompt that
-teaches the codec contract and the sandbox rules), then the base codec's source as a
-second cached block (it changes only on adoption), then the part that changes: the
-experiment's task, recent results, the lessons memory and the reviewer's last notes.
+A design request (`aivc.research.prompting`) carries the yardstick (clips, the anchors' rate
+points, the sandbox's limits, the hardware), the parent's source and rate points, and the
+task: why this parent, the held-out standing, other programs of the archive with their code,
+recent experiments, lessons, the reviewer's notes, the model's own mistakes in the previous
+attempt and a person's note — within `spec.llm.promptBudgetTokens`.
 
-After each measured experiment an analysis call distils one lesson; every
-`spec.llm.reviewEvery` experiments a reviewer call challenges the direction. Lessons are
-returned from `learn` so the driver stores them on the Experiment, and `replay` rebuilds the
-memory from there after a restart without calling the API. The reviewer's notes are not
-stored: after a restart they are rebuilt at the next review.
+The parent is drawn from the archive's elites by `aivc.research.evolution` (deterministic
+in the campaign seed and the sequence). A proposal that is a program already designed in the
+campaign (same normalised source, `aivc.research.duplicates`) is not evaluated: the model is
+told which one it repeats and asked once more within the same design; a second repeat fails
+the design with category `duplicate`, and the retry shows it under "Mistakes".
+
+After each measured experiment an analysis call draws one lesson from the change (the diff)
+and both RD tables; every `spec.llm.reviewEvery` experiments a reviewer sees the best code
+and the trend. An "off track" verdict makes the next designs explore: they start from
+another elite than the best and must try a different approach. Lessons and reviews are
+returned in `Lesson.text` (a review as a `[review]` line), so `replay` rebuilds both after a
+restart without calling the API.
+
+Every request, failed attempts included, becomes an `LLMCall` of the Proposal, PlannerError
+or Lesson it belongs to. API faults are classified once (`aivc.llm.client`): a refused key
+is `AUTH`, an outage past the client's retries `UNAVAILABLE` with `retry_after_s`; the core
+handles both without spending design retries, and neither ever reaches the model.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from aivc.api.documents import BEST
-from aivc.api.spec import CampaignSpec
+from aivc.api.documents import LLMCall
+from aivc.api.spec import LLM_ROLES, CampaignSpec, ModelPrice
 from aivc.api.types import Verdict
 from aivc.codec.reference import reference_source
 from aivc.errors import AivcError
-from aivc.llm.accounting import Ledger, ModelTotal
-from aivc.llm.asking import ToolCallError, ask_tool
-from aivc.llm.client import CACHE_CONTROL, AnthropicClient, LLMClient, LLMError, LLMResponse
-from aivc.llm.lessons import LessonMemory
+from aivc.llm import client as llm_client
+from aivc.llm.accounting import Ledger, ModelTotal, Price, PriceBook, TokenUsage, UnknownModelError
+from aivc.llm.asking import Ask, CallBook, ToolCallError, ask_tool
+from aivc.llm.client import CACHE_CONTROL, AnthropicClient, LLMClient, LLMError
+from aivc.llm.lessons import LessonMemory, parse_review_line, review_line
+from aivc.llm.models import card, model_key
 from aivc.llm.templates import render
-from aivc.llm.tools import Review, parse_analysis, parse_proposal, parse_review
-from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
+from aivc.llm.tools import (
+    CodecDraft,
+    DuplicateProgram,
+    Review,
+    parse_analysis,
+    parse_proposal,
+    parse_review,
+)
+from aivc.research import archive, duplicates, evolution, planning, prompting
+from aivc.research.planning import (
+    DesignRequest,
+    Lesson,
+    Outcome,
+    ParentCodec,
+    PlannerError,
+    Proposal,
+)
 from aivc.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ANALYSIS_MAX_TOKENS = 1024
-RECENT = 8
+ANALYSIS_MAX_TOKENS = 4096
+"""Room for a lesson or a review."""
+THINKING_MAX_TOKENS = 16000
+"""The least any call gets on a model that thinks by default (those that refuse a forced
+tool), so its thinking does not cut every answer off first."""
+EXPLORE_DESIGNS = 2
+"""Designs after an off-track review that explore (beyond those already in flight)."""
 MEASURED = (Verdict.ADOPTED, Verdict.REJECTED)
+_CATEGORIES = {llm_client.AUTH: planning.AUTH, llm_client.UNAVAILABLE: planning.UNAVAILABLE}
+"""What a failed request means for the design: `PlannerError.category`."""
 
 
-def _num(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return f"{value:.4g}"
+def price_book(spec: CampaignSpec) -> PriceBook:
+    """The catalogue plus the Campaign's own prices; every role's model must be priced."""
+    book = PriceBook({m: _price(p) for m, p in spec.llm.prices.items()})
+    for role in LLM_ROLES:
+        model = spec.llm.model_for(role)
+        if not book.knows(model):
+            where = f"spec.llm.models.{role}" if role in spec.llm.models else "spec.llm.model"
+            raise UnknownModelError(f"{where}: model {model!r} has no known price; pick a model "
+                                    f"the planner knows (e.g. claude-sonnet-5-5) or set "
+                                    f"spec.llm.prices[{model!r}] (inputPerMTok, outputPerMTok)")
+    return book
 
 
-def _fmt_metrics(pairs: dict[str, Any]) -> str:
-    shown = [f"{k}={v}" for k, v in ((k, _num(v)) for k, v in pairs.items()) if v is not None]
-    return ", ".join(shown[:14]) or "(not measured)"
-
-
-def _fmt_parent(p: ParentCodec) -> str:
-    return _fmt_metrics({"score_bd_rate_yuv_%": p.bd_rate, "kbps": p.kbps, "psnr_yuv_db": p.psnr_yuv,
-                         "encode_fps": p.encode_fps})
-
-
-def _fmt_outcome(o: Outcome) -> str:
-    m = o.metrics
-    rest: dict[str, Any] = {}
-    if m is not None:
-        rest = {f"bd_rate_vs_{ref}_%": v for ref, v in m.bd_rates.items() if ref != BEST}
-        rest.update({"kbps": m.kbps, "psnr_yuv_db": m.psnr_yuv, "psnr_y_db": m.psnr_y, "ssim_y": m.ssim_y,
-                     "encode_fps": m.encode_fps, "decode_fps": m.decode_fps})
-    nums = _fmt_metrics({"score_bd_rate_yuv_%": o.bd_rate, "vs_best_%": o.bd_rate_vs_best, **rest})
-    err = f"; failed in {o.error.stage}: {o.error.category}" if o.error else ""
-    return f"#{o.sequence} {o.verdict}: {o.hypothesis or '(no hypothesis)'} [{nums}]{err}"
-
-
-def _fmt_outcomes(outcomes: list[Outcome]) -> str:
-    return "\n".join(f"- {_fmt_outcome(o)}" for o in outcomes[-RECENT:]) or "(none yet)"
-
-
-def _fmt_review(review: Review | None) -> str:
-    if review is None:
-        return "(no review yet)"
-    idea = f"\nNew idea to consider: {review.new_idea}" if review.new_idea else ""
-    verdict = "on track" if review.on_track else "OFF TRACK: change direction"
-    return f"Direction: {verdict}.\nQuestion to answer: {review.question}{idea}"
+def _price(p: ModelPrice) -> Price:
+    std = Price.standard(p.input, p.output)
+    return Price(p.input, p.output, std.cache_write if p.cache_write is None else p.cache_write,
+                 std.cache_read if p.cache_read is None else p.cache_read)
 
 
 class LLMPlanner:
@@ -90,20 +105,18 @@ class LLMPlanner:
     def __init__(self, spec: CampaignSpec, settings: LLMSettings,
                  client: LLMClient | None = None, *, max_lessons: int = 24) -> None:
         self.spec = spec
-        self.client: LLMClient = client or AnthropicClient(settings, spec.llm.model)
-        self.ledger = Ledger()
+        self.prices = price_book(spec)
+        self.client: LLMClient = client or AnthropicClient(settings, spec.llm.model,
+                                                           prices=self.prices)
+        self.ledger = Ledger(self.prices)
         self.lessons = LessonMemory(max_lessons)
         self.review: Review | None = None
-        self._recent: deque[Outcome] = deque(maxlen=RECENT)
-        self._best: Outcome | None = None
-        self._finished = 0
-        self._billed = 0.0
+        self._review_at: int | None = None
+        self._outcomes: list[Outcome] = []
         self._hypotheses: dict[int, str] = {}
-        goal = (f"BD-rate below {spec.target_bd_rate}% against {spec.anchor}"
-                if spec.target_bd_rate is not None else "the lowest BD-rate you can reach")
-        self._system = [{"type": "text", "cache_control": CACHE_CONTROL,
-                         "text": render("system", anchor=spec.anchor, goal=goal,
-                                        clips=", ".join(spec.clips))}]
+        self._best_source: tuple[int, str] | None = None
+        self._system_text = prompting.system_text(spec)
+        self._system = [{"type": "text", "cache_control": CACHE_CONTROL, "text": self._system_text}]
 
     def close(self) -> None:
         """Release the client's connections (a no-op for clients without `close`)."""
@@ -122,119 +135,223 @@ class LLMPlanner:
         """Requests, tokens by kind and cost, per model."""
         return self.ledger.totals()
 
-    def _record(self, response: LLMResponse) -> None:
-        self.ledger.record(response.model, response.usage)
+    def _settle(self, book: CallBook) -> tuple[LLMCall, ...]:
+        """The step's calls, added to this planner's running totals."""
+        calls = book.take()
+        for c in calls:
+            usage = TokenUsage(c.input_tokens, c.output_tokens, c.cache_read_tokens,
+                               c.cache_write_tokens)
+            self.ledger.record(c.model, usage, c.cost_usd)
+        return calls
 
-    def _ask(self, tool: str, content: list[dict[str, Any]], parse: Callable[[Any], T],
-             max_tokens: int) -> T:
+    def _ask_for(self, role: str, tool: str, max_tokens: int) -> Ask:
+        model = self.spec.llm.model_for(role)
+        known = card(model)
+        configured = next((p for m, p in self.spec.llm.prices.items()
+                           if model_key(m) == model_key(model)), None)
+        ceiling = (configured.max_output if configured and configured.max_output else None) \
+            or (known.max_output if known else max_tokens)
+        forced = known.forced_tool_choice if known else False
+        if not forced:
+            max_tokens = max(max_tokens, THINKING_MAX_TOKENS)
+        return Ask(role, tool, model, min(max_tokens, ceiling), max(ceiling, 1), forced=forced)
+
+    def _ask(self, ask: Ask, content: list[dict[str, Any]], parse: Callable[[Any], T],
+             book: CallBook) -> T:
         try:
-            return ask_tool(self.client, self._system, content, tool, parse, max_tokens,
-                            self._record)
+            return ask_tool(self.client, self._system, content, ask, parse, book)
         except ToolCallError as exc:
-            raise PlannerError(str(exc), category="planner") from None
+            raise PlannerError(str(exc), category=exc.category) from None
         except LLMError as exc:
-            raise PlannerError(str(exc), category="llm") from None
+            raise PlannerError(str(exc), category=_CATEGORIES.get(exc.kind, "llm"),
+                               retry_after_s=exc.retry_after_s) from None
 
     # ---- propose ---------------------------------------------------------------------------
 
     def propose(self, request: DesignRequest) -> Proposal:
-        parent = self._parent(request)
-        parent_block = {"type": "text", "cache_control": CACHE_CONTROL,
-                        "text": render("parent", version=parent.version,
-                                       metrics=_fmt_parent(parent), source=parent.source)}
-        if request.repair is not None and request.failed_source:
-            prompt, base = self._repair_prompt(request), request.failed_source
-        else:
-            prompt, base = self._propose_prompt(request, parent), parent.source
-        draft = self._ask("propose_codec", [parent_block, {"type": "text", "text": prompt}],
-                          lambda raw: parse_proposal(raw, base), self.spec.llm.max_tokens)
-        self._hypotheses[request.sequence] = draft.hypothesis
-        cost, self._billed = self.spent_usd - self._billed, self.spent_usd
-        return Proposal(source=draft.source, hypothesis=draft.hypothesis,
-                        parent_version=parent.version, rationale=draft.rationale, cost_usd=cost)
-
-    def _parent(self, request: DesignRequest) -> ParentCodec:
-        if request.parents:
-            return request.parents[0]
+        book = CallBook(self.prices)
         try:
-            return ParentCodec(version=0, source=reference_source(self.spec.base_codec))
-        except AivcError as exc:
-            raise PlannerError(f"no parent codec to start from ({exc})", "planner") from None
+            proposal = self._propose(request, book)
+        except PlannerError as exc:
+            raise PlannerError(str(exc), exc.category, calls=self._settle(book),
+                               retry_after_s=exc.retry_after_s) from None
+        return replace(proposal, calls=self._settle(book))
 
-    def _propose_prompt(self, request: DesignRequest, parent: ParentCodec) -> str:
-        archive = "\n".join(f"- v{p.version}: {_fmt_parent(p)}" for p in request.parents[1:])
-        note = request.note or "(none)"
-        if request.repair is not None:  # a failure with no source to repair (e.g. design)
-            note += (f"\nThe previous attempt failed during {request.repair.stage}: "
-                     f"{request.repair.message}")
-        history = list(request.history) or list(self._recent)
-        return render("propose", sequence=request.sequence, parent_version=parent.version,
-                      archive=archive or "(none)", history=_fmt_outcomes(history),
-                      lessons=self.lessons.render(), review=_fmt_review(self.review), note=note)
+    def _propose(self, request: DesignRequest, book: CallBook) -> Proposal:
+        parent, why = self._parent(request)
+        if request.parents:
+            self._best_source = (request.parents[0].version, request.parents[0].source)
+        known = [(k.fingerprint, k.label) for k in request.known]
+        known.append((duplicates.fingerprint(parent.source), f"the parent v{parent.version}"))
+        if self._repairing(request):
+            role, base = "repair", str(request.failed_source)
+            blocks = self._repair_blocks(request, parent)
+        else:
+            role, base = "design", parent.source
+            blocks = self._design_blocks(request, parent, why)
+        content: list[dict[str, Any]] = [
+            {"type": "text", "cache_control": CACHE_CONTROL, "text": blocks[0]},
+            {"type": "text", "cache_control": CACHE_CONTROL, "text": blocks[1]},
+            {"type": "text", "text": blocks[2]}]
 
-    def _repair_prompt(self, request: DesignRequest) -> str:
+        def parse(raw: Any) -> CodecDraft:
+            draft = parse_proposal(raw, base)
+            repeated = duplicates.find_duplicate(draft.source, known)
+            if repeated is not None:
+                raise DuplicateProgram(render("duplicate", label=repeated).strip())
+            return draft
+
+        draft = self._ask(self._ask_for(role, "propose_codec", self.spec.llm.max_tokens), content,
+                          parse, book)
+        self._hypotheses[request.sequence] = draft.hypothesis
+        return Proposal(source=draft.source, hypothesis=draft.hypothesis,
+                        parent_version=parent.version, rationale=draft.rationale)
+
+    @staticmethod
+    def _repairing(request: DesignRequest) -> bool:
+        """A candidate failed in the sandbox through its own fault: fix that source. (One
+        that only repeated a program — e.g. identical bitstreams — needs a new idea instead.)"""
+        failure = request.repair
+        return (failure is not None and bool(request.failed_source)
+                and failure.stage in ("validation", "execution")
+                and failure.category in prompting.MODEL_MISTAKES and failure.category != "duplicate")
+
+    def _parent(self, request: DesignRequest) -> tuple[ParentCodec, str]:
+        if not request.parents:
+            try:
+                base = ParentCodec(version=0, source=reference_source(self.spec.base_codec))
+            except AivcError as exc:
+                raise PlannerError(f"no parent codec to start from ({exc})", "planner") from None
+            return base, "the campaign's base codec (no version is adopted yet)"
+        if request.repair is not None and request.previous_parent is not None:
+            kept = request.previous_parent
+            return kept, f"v{kept.version}, the parent of the attempt that failed"
+        choice = evolution.choose_parent(request.parents, request.history or self._outcomes,
+                                         seed=request.seed, sequence=request.sequence,
+                                         explore=self._exploring(request.sequence))
+        return choice.parent, choice.why
+
+    def _exploring(self, sequence: int) -> bool:
+        """After an off-track review: the next designs, beyond those already in flight."""
+        if self.review is None or self.review.on_track or self._review_at is None:
+            return False
+        return self._review_at < sequence <= self._review_at + self.spec.parallelism - 1 + EXPLORE_DESIGNS
+
+    def _design_blocks(self, request: DesignRequest, parent: ParentCodec, why: str) -> tuple[str, str, str]:
+        explore = ""
+        if self._exploring(request.sequence) and self.review is not None:
+            idea = f" — for instance: {self.review.new_idea}" if self.review.new_idea else ""
+            explore = render("explore", question=self.review.question, idea=idea)
+        failures = [*request.mistakes, *([request.repair] if request.repair else [])]
+        programs = archive.elite_programs(request.parents, parent.version) + request.programs
+        task = prompting.Task(
+            sequence=request.sequence, parent=parent, why=why, explore=explore,
+            held_out=prompting.held_out_line(self.spec, request.parents[0] if request.parents else None,
+                                             parent),
+            programs=programs, history=tuple(request.history or self._outcomes),
+            lessons=self.lessons.render, review=_fmt_review(self.review),
+            mistakes=prompting.mistakes_text(failures), note=request.note or "(none)")
+        fitted = prompting.fit(self.spec, self._system_text, request.lab, task,
+                               self.spec.llm.prompt_budget_tokens)
+        return fitted.blocks
+
+    def _repair_blocks(self, request: DesignRequest, parent: ParentCodec) -> tuple[str, str, str]:
         failure = request.repair
         assert failure is not None and request.failed_source is not None
-        return render("repair", sequence=request.sequence, stage=failure.stage,
-                      category=failure.category, error=failure.message.strip() or "(empty)",
+        text = render("repair", sequence=request.sequence, parent_version=parent.version,
+                      stage=failure.stage, category=failure.category,
+                      error=failure.message.strip() or "(empty)",
                       hypothesis=self._hypotheses.get(request.sequence, "(not recorded)"),
+                      mistakes=prompting.mistakes_text(request.mistakes),
                       failed_source=request.failed_source, lessons=self.lessons.render(),
                       note=request.note or "(none)")
+        return (prompting.campaign_block(request.lab, self.spec),
+                prompting.parent_block(parent, self.spec.anchor), text)
 
     # ---- learn, review, replay ---------------------------------------------------------------
 
-    def learn(self, outcome: Outcome) -> str | None:
-        """Analyse a measured change into a lesson (failures teach nothing about codecs)."""
+    def learn(self, outcome: Outcome) -> Lesson:
+        """Analyse a measured change into a lesson (failures teach nothing about codecs), and
+        review the campaign when one is due; the calls are the Lesson's."""
+        book = CallBook(self.prices)
         self._track(outcome)
-        line: str | None = None
+        lines: list[str] = []
         if outcome.lesson:
-            self.lessons.add_line(outcome.lesson, outcome.sequence)
-            line = outcome.lesson
+            self._remember(outcome.lesson, outcome.sequence)
+            lines.append(outcome.lesson)
         elif outcome.verdict in MEASURED and outcome.parent_version is not None:
-            line = self._analyze(outcome)  # a baseline changed nothing, so it teaches nothing
-        if self.spec.llm.review_every > 0 and self._finished % self.spec.llm.review_every == 0:
-            self._review()
-        return line
+            line = self._analyze(outcome, book)  # a baseline changed nothing, so it teaches nothing
+            lines += [line] if line else []
+        if self.spec.llm.review_every > 0 and len(self._outcomes) % self.spec.llm.review_every == 0:
+            reviewed = self._review(outcome, book)
+            lines += [reviewed] if reviewed else []
+        return Lesson("\n".join(lines) or None, self._settle(book))
 
-    def _analyze(self, outcome: Outcome) -> str | None:
-        parent = "(none)" if outcome.parent_version is None else f"v{outcome.parent_version}"
-        prompt = render("analyze", sequence=outcome.sequence, parent=parent,
+    def _analyze(self, outcome: Outcome, book: CallBook) -> str | None:
+        ev = outcome.evidence
+        prompt = render("analyze", sequence=outcome.sequence,
+                        parent="(none)" if outcome.parent_version is None else f"v{outcome.parent_version}",
                         hypothesis=outcome.hypothesis or "(none)", verdict=outcome.verdict,
-                        metrics=_fmt_outcome(outcome), lessons=self.lessons.render())
+                        reason=outcome.reason or "no reason recorded",
+                        metrics=prompting.outcome_line(outcome),
+                        rd=prompting.rd_comparison(ev.parent_rd, ev.rd) if ev else "(not available)",
+                        diff=prompting.diff_text(ev.parent_source, ev.source) if ev else "(not available)",
+                        lessons=self.lessons.render())
         try:
-            analysis = self._ask("record_analysis", [{"type": "text", "text": prompt}],
-                                 parse_analysis, ANALYSIS_MAX_TOKENS)
+            analysis = self._ask(self._ask_for("analysis", "record_analysis", ANALYSIS_MAX_TOKENS),
+                                 [{"type": "text", "text": prompt}], parse_analysis, book)
         except PlannerError as exc:
             log.warning("analysis of experiment %d skipped: %s", outcome.sequence, exc)
             return None
         lesson = self.lessons.add(analysis.lesson, analysis.advice, outcome.sequence)
         return lesson.line() if lesson else None
 
-    def _review(self) -> None:
-        best = _fmt_outcome(self._best) if self._best else "(nothing adopted yet)"
-        prompt = render("review", count=self._finished, best=best,
-                        recent=_fmt_outcomes(list(self._recent)), lessons=self.lessons.render(),
+    def _review(self, outcome: Outcome, book: CallBook) -> str | None:
+        best = max((o for o in self._outcomes if o.verdict == Verdict.ADOPTED),
+                   key=lambda o: o.sequence, default=None)
+        ev = outcome.evidence
+        source = ev.best_source if ev and ev.best_source else (self._best_source or (0, ""))[1]
+        prompt = render("review", count=len(self._outcomes),
+                        best=prompting.outcome_line(best) if best else "(nothing adopted yet)",
+                        best_source=source.rstrip() or "(not available)",
+                        trend=prompting.trend_lines(self._outcomes), lessons=self.lessons.render(),
                         previous=_fmt_review(self.review))
         try:
-            self.review = self._ask("review", [{"type": "text", "text": prompt}], parse_review,
-                                    ANALYSIS_MAX_TOKENS)
+            review = self._ask(self._ask_for("review", "review", ANALYSIS_MAX_TOKENS),
+                               [{"type": "text", "text": prompt}], parse_review, book)
         except PlannerError as exc:
-            log.warning("review after %d experiments skipped: %s", self._finished, exc)
+            log.warning("review after %d experiments skipped: %s", len(self._outcomes), exc)
+            return None
+        self.review, self._review_at = review, outcome.sequence
+        return review_line(review.on_track, review.question, review.new_idea)
 
     def _track(self, outcome: Outcome) -> None:
-        self._finished += 1
-        self._recent.append(outcome)
-        if outcome.verdict == Verdict.ADOPTED and outcome.bd_rate is not None and (
-                self._best is None or self._best.bd_rate is None
-                or outcome.bd_rate < self._best.bd_rate):
-            self._best = outcome
+        self._outcomes.append(outcome)
+        self._outcomes.sort(key=lambda o: o.sequence)
+
+    def _remember(self, text: str, sequence: int) -> None:
+        """Stored lesson lines into the memory; a stored review becomes the current one."""
+        for line in text.splitlines():
+            parsed = parse_review_line(line)
+            if parsed is not None:
+                self.review, self._review_at = Review(*parsed), sequence
+            elif line.strip():
+                self.lessons.add_line(line, sequence)
 
     def replay(self, outcomes: list[Outcome]) -> None:
-        """Rebuild lessons and recent history from stored outcomes; no API calls."""
+        """Rebuild lessons, the last review and the history from stored outcomes; no API calls."""
         self.lessons.clear()
-        self._recent.clear()
-        self._best, self.review, self._finished = None, None, 0
+        self._outcomes.clear()
+        self.review, self._review_at = None, None
         for outcome in sorted(outcomes, key=lambda o: o.sequence):
             self._track(outcome)
             if outcome.lesson:
-                self.lessons.add_line(outcome.lesson, outcome.sequence)
+                self._remember(outcome.lesson, outcome.sequence)
+
+
+def _fmt_review(review: Review | None) -> str:
+    if review is None:
+        return "(no review yet)"
+    idea = f"\nNew idea to consider: {review.new_idea}" if review.new_idea else ""
+    verdict = "on track" if review.on_track else "OFF TRACK: change direction"
+    return f"Direction: {verdict}.\nQuestion to answer: {review.question}{idea}"

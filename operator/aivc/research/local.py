@@ -2,21 +2,29 @@
 
 The loop is a reconcile loop over the run directory's documents: apply people's decisions,
 plan the campaign (start experiments, write its status, publish its gauges, complete it),
-then advance the oldest experiment that is owed work by one step — `labwork` does the work,
-`driving.transition` decides everything the step writes and does, and this module only
-persists the plan and carries it out. Each plan is persisted before its actions run, and
-the work owed is read back from the persisted phase, so a run killed at any instant and
-started again continues where it was, without losing or repeating finished work.
+then advance every experiment that is owed work by one step, up to the campaign's
+`parallelism` at once, each in a worker thread with its own sandbox processes — `labwork`
+does the work, `driving.transition` decides everything the step writes and does, and this
+module only persists the plan and carries it out. Each plan is persisted before its actions
+run, and the work owed is read back from the persisted phase, so a run killed at any instant
+and started again continues where it was, without losing or repeating finished work.
 
-Experiments run one at a time here; the operator's sandbox Jobs run side by side.
+The ordering guarantees are the operator's: planner calls are serialised (a design lock),
+and analyses are serialised with the transition they lead to (an analysis lock), so two
+experiments finishing together never become the same version and each is judged against the
+best as it stands when its turn comes. With `parallelism` N each sandbox run gets
+cores / N processes side by side.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +43,7 @@ from aivc.api.types import Phase, Reason
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.observe import metrics
+from aivc.observe.metrics import LOCAL_NAMESPACE as LOCAL_NS
 from aivc.research import anchoring, history, publishing
 from aivc.research.campaigning import CampaignPlan, completed, plan_campaign, restarted
 from aivc.research.display import Display, leaderboard
@@ -43,10 +52,11 @@ from aivc.research.driving import (
     Said,
     Work,
     decide,
+    held,
     owed,
     transition,
 )
-from aivc.research.labwork import Lab
+from aivc.research.labwork import Lab, booked_lesson
 from aivc.research.phases import (
     CommitVersion,
     NotifyHuman,
@@ -105,6 +115,13 @@ class LocalDriver:
         self.versions = Versioner(spec, self.store, run_dir, self._say)
         self.display = Display(spec.budget.max_experiments, 0, enabled=progress)
         self.anchors: dict[str, dict[str, AnchorCurve]] = {}
+        self.replayed: set[str] = set()
+        self.lab: Lab | None = None
+        """Finished experiments the planner replayed at start: it has learned from them."""
+        self.design_lock = threading.Lock()
+        """Planners are not thread-safe: one design or lesson at a time."""
+        self.analysis_lock = threading.Lock()
+        """One analysis (and the transition it leads to) at a time: versions stay in order."""
 
     # ---- the run -----------------------------------------------------------------------
 
@@ -113,14 +130,15 @@ class LocalDriver:
         campaign = self._ensure_campaign()
         experiments = self.experiments()
         self.planner.replay(history.outcomes(experiments))
+        self.replayed = {e.name for e in experiments if e.status.finished}
         started = campaign.status.start_time
-        metrics.campaign_started(self.name, self.spec.budget.max_cost_usd,
+        metrics.campaign_started(self.name, self.spec.budget.max_cost_usd, namespace=LOCAL_NS,
                                  started_at=parse_time(started).timestamp() if started else None,
-                                 llm_model=self.spec.llm.model if self.spec.planner == "llm" else None)
+                                 llm_models=self.spec.llm.models_in_use() if self.spec.planner == "llm" else ())
         self.anchors = anchoring.campaign_anchors(self.spec, self.cache_dir, progress=self.progress)
         anchoring.save(self.run_dir, self.name, self.anchors)
-        lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,
-                  self.sandbox_limits, on_progress=self.display.level_done)
+        lab = self.lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,
+                             self._limits(), on_progress=self.display.level_done)
         self.display.resume(sum(1 for e in experiments if e.status.finished))
         self.display.rows(sorted(experiments, key=lambda e: e.sequence))
         self.versions.restore(experiments)
@@ -128,7 +146,7 @@ class LocalDriver:
             reason = self._loop(lab)
         finally:
             self.display.close()
-            metrics.campaign_stopped(self.name)
+            metrics.campaign_stopped(self.name, namespace=LOCAL_NS)
         return self._summary(reason, time.monotonic() - t0)
 
     def experiments(self) -> list[ExperimentDoc]:
@@ -141,25 +159,60 @@ class LocalDriver:
             raise AivcError(f"campaign {self.name} vanished from {self.run_dir}")
         return CampaignDoc.parse(doc)
 
+    def _limits(self) -> Any:
+        """The sandbox limits, sharing the machine's cores among experiments run at once."""
+        if self.spec.parallelism <= 1:
+            return self.sandbox_limits
+        from aivc.sandbox import SandboxLimits
+
+        limits = self.sandbox_limits or SandboxLimits()
+        share = max(1, (os.cpu_count() or 1) // self.spec.parallelism)
+        return limits if limits.parallel else replace(limits, parallel=share)
+
     def _loop(self, lab: Lab) -> str | None:
+        running: dict[str, Future[None]] = {}
+        with ThreadPoolExecutor(max_workers=self.spec.parallelism,
+                                thread_name_prefix="aivc-experiment") as pool:
+            try:
+                return self._reconcile(lab, pool, running)
+            finally:
+                wait(running.values())
+
+    def _reconcile(self, lab: Lab, pool: ThreadPoolExecutor, running: dict[str, Future[None]]) -> str | None:
         while True:
+            for name in [n for n, f in running.items() if f.done()]:
+                running.pop(name).result()  # a driver bug surfaces here, not silently
             self._apply_decisions()
             campaign, experiments = self.campaign(), self.experiments()
-            plan = plan_campaign(campaign, experiments, now(), parallelism=1)
+            plan = plan_campaign(campaign, experiments, now())
             if plan.status_patch:
                 self.store.patch_status("Campaign", self.name, plan.status_patch)
-            publishing.gauges(self.name, self.spec.anchor, plan.gauges)
+            publishing.gauges(self.name, self.spec.anchor, plan.gauges, namespace=LOCAL_NS)
             if plan.create:
                 for sequence in plan.create:
                     self._create(sequence)
                 continue
-            if plan.finished:
+            if plan.finished and not running:
                 self._complete(campaign, plan)
                 return plan.stop_reason
-            waiting_work = [e for e in experiments if owed(e) is not None]
-            if not waiting_work:
-                return plan.stop_reason  # the rest waits for people: `aivc approve`, run again
-            self._advance(lab, waiting_work[0], experiments)
+            for exp in experiments:
+                if len(running) < self.spec.parallelism and exp.name not in running \
+                        and owed(exp, now()) is not None:
+                    running[exp.name] = pool.submit(self._advance, lab, exp, experiments)
+            if not running:
+                holds = [e.status.hold for e in experiments if held(e, now())]
+                if not holds:
+                    return plan.stop_reason  # the rest waits for people: `aivc approve`, run again
+                self._wait_for_planner(min(parse_time(h.until) for h in holds if h))
+                continue
+            wait(running.values(), timeout=2.0, return_when=FIRST_COMPLETED)
+
+    def _wait_for_planner(self, until: dt.datetime) -> None:
+        """Designs are held (the planner unreachable or its key refused): wait, then retry."""
+        seconds = max(0.0, min((until - now()).total_seconds(), 30.0))
+        self._say(f"! waiting {seconds:.0f} s for the planner (see `aivc describe campaign "
+                  f"{self.name}`)")
+        time.sleep(seconds)
 
     def _ensure_campaign(self) -> CampaignDoc:
         """Create the Campaign document, or take the new spec for an existing one."""
@@ -190,15 +243,23 @@ class LocalDriver:
             case Start():
                 work = Work(Start())
             case RequestDesign() as action:
-                work = lab.design(exp, action, experiments)
+                with self.design_lock:
+                    work = lab.design(exp, action, experiments)
             case RunValidation():
-                work = lab.validate(exp)
+                work = lab.validate(exp, experiments)
             case RunExecution():
-                work = lab.execute(exp)
+                work = lab.execute(exp, experiments)
             case RunAnalysis():
-                work = lab.analyze(exp, experiments, history.next_version(experiments))
+                with self.analysis_lock:  # the best and the next version as they are now
+                    current = self.experiments()
+                    work = lab.analyze(exp, current, history.next_version(current))
+                    self._carry_out(transition(exp, work, self.spec.limits, now()))
+                return
             case CommitVersion():
                 self.versions.adopt(exp)
+                return
+            case RecordLesson():
+                self._learn(exp)
                 return
         self._carry_out(transition(exp, work, self.spec.limits, now()))
 
@@ -208,7 +269,7 @@ class LocalDriver:
         if plan.spec_patch:
             self.store.patch("Experiment", name, {"spec": plan.spec_patch})
         doc = ExperimentDoc.parse(self.store.patch_status("Experiment", name, plan.status_patch))
-        publishing.observations(self.spec.anchor, plan.observations)
+        publishing.observations(self.spec.anchor, plan.observations, namespace=LOCAL_NS)
         self._tell(name, [o for o in plan.observations if isinstance(o, Said)])
         for action in plan.actions:
             match action:
@@ -225,12 +286,17 @@ class LocalDriver:
         return doc
 
     def _learn(self, doc: ExperimentDoc) -> ExperimentDoc:
-        outcome = history.outcome_of(doc)
-        lesson = self.planner.learn(outcome) if outcome is not None else None
-        if not lesson:
-            return doc
-        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name,
-                                                           status_update(doc, lesson=lesson)))
+        """RecordLesson: the planner learns from the outcome (with its evidence: both sources
+        and RD tables), unless it replayed it at start."""
+        assert self.lab is not None
+        outcome = self.lab.outcome_of(doc, self.experiments())
+        lesson = None
+        with self.design_lock:
+            if outcome is not None and doc.name not in self.replayed:
+                lesson = self.planner.learn(outcome)
+            self.replayed.add(doc.name)
+        patch = status_update(doc, **booked_lesson(doc, lesson))
+        return ExperimentDoc.parse(self.store.patch_status("Experiment", doc.name, patch))
 
     def _tell(self, name: str, said: list[Said]) -> None:
         """Warnings and people's decisions on the terminal; progress is the table's job."""
@@ -247,14 +313,15 @@ class LocalDriver:
         for exp in self.experiments():
             if exp.meta.decision is None:
                 continue
-            found = decide(exp, history.next_version(self.experiments()), self.spec.limits, now(),
-                           by=exp.meta.decision_by, at=exp.meta.decision_at)
-            if found is None:
-                continue
-            self._tell(exp.name, list(found.observations))
-            if found.applied is not None:
-                self._carry_out(found.applied)
-            self.store.patch("Experiment", exp.name, found.clear)
+            with self.analysis_lock:  # an adoption takes the next version
+                found = decide(exp, history.next_version(self.experiments()), self.spec.limits,
+                               now(), by=exp.meta.decision_by, at=exp.meta.decision_at)
+                if found is None:
+                    continue
+                self._tell(exp.name, list(found.observations))
+                if found.applied is not None:
+                    self._carry_out(found.applied)
+                self.store.patch("Experiment", exp.name, found.clear)
 
     # ---- the end -----------------------------------------------------------------------
 

@@ -43,6 +43,16 @@ class DesignFailed:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """The platform could not do the phase's work — the planner unreachable or its key
+    refused, the cluster unable to run the sandbox. Not the candidate's doing: the work
+    waits (`status.hold`) and is tried again, using no retry."""
+
+    category: str
+    message: str
+
+
+@dataclass(frozen=True)
 class ValidationPassed:
     pass
 
@@ -54,8 +64,13 @@ class ValidationFailed:
 
 
 @dataclass(frozen=True)
+class ExecutionStageDone:
+    """A stage of the evaluation cascade passed and another follows (`aivc.research.cascade`)."""
+
+
+@dataclass(frozen=True)
 class ExecutionFinished:
-    """The evaluation ran on every clip × level and produced results."""
+    """The evaluation produced its results: every stage the cascade asked for ran."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +96,8 @@ class HumanDecision:
 
 
 Event = (
-    Start | Designed | DesignFailed | ValidationPassed | ValidationFailed | ExecutionFinished
-    | ExecutionFailed | Analyzed | HumanDecision
+    Start | Designed | DesignFailed | Deferred | ValidationPassed | ValidationFailed | ExecutionStageDone
+    | ExecutionFinished | ExecutionFailed | Analyzed | HumanDecision
 )
 
 # ---- actions: what a driver must do next -----------------------------------------------
@@ -139,9 +154,9 @@ class Transition:
 
 _EXPECTS: dict[Phase, tuple[type, ...]] = {
     Phase.PENDING: (Start,),
-    Phase.DESIGNING: (Designed, DesignFailed),
-    Phase.VALIDATING: (ValidationPassed, ValidationFailed),
-    Phase.EXECUTING: (ExecutionFinished, ExecutionFailed),
+    Phase.DESIGNING: (Designed, DesignFailed, Deferred),
+    Phase.VALIDATING: (ValidationPassed, ValidationFailed, Deferred),
+    Phase.EXECUTING: (ExecutionStageDone, ExecutionFinished, ExecutionFailed, Deferred),
     Phase.ANALYZING: (Analyzed,),
     Phase.NEEDS_HUMAN: (HumanDecision,),
     Phase.SUCCEEDED: (),
@@ -151,6 +166,16 @@ _EXPECTS: dict[Phase, tuple[type, ...]] = {
 
 def accepts(phase: Phase, event: Event) -> bool:
     return isinstance(event, _EXPECTS[phase])
+
+
+_MOVES: dict[type, tuple[Phase, type]] = {
+    Start: (Phase.DESIGNING, RequestDesign),
+    Designed: (Phase.VALIDATING, RunValidation),
+    ValidationPassed: (Phase.EXECUTING, RunExecution),
+}
+_FAILED_STAGE: dict[type, Stage] = {
+    DesignFailed: Stage.DESIGN, ValidationFailed: Stage.VALIDATION, ExecutionFailed: Stage.EXECUTION,
+}
 
 
 def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) -> Transition:
@@ -164,20 +189,20 @@ def step(state: ExperimentStatus, event: Event, limits: Limits | None = None) ->
     if not accepts(state.phase, event):
         raise IllegalTransition(f"{type(event).__name__} is not accepted in phase {state.phase}")
     match event:
-        case Start():
-            return Transition(replace(state, phase=Phase.DESIGNING), (RequestDesign(),))
-        case Designed():
-            return Transition(replace(state, phase=Phase.VALIDATING), (RunValidation(),))
-        case DesignFailed(category, message):
-            return _failed(state, Stage.DESIGN, category, message, limits.design)
-        case ValidationPassed():
-            return Transition(replace(state, phase=Phase.EXECUTING), (RunExecution(),))
-        case ValidationFailed(category, message):
-            return _failed(state, Stage.VALIDATION, category, message, limits.validation)
+        case Start() | Designed() | ValidationPassed():
+            phase, action = _MOVES[type(event)]
+            return Transition(replace(state, phase=phase), (action(),))
+        case DesignFailed(category, message) | ValidationFailed(category, message) \
+                | ExecutionFailed(category, message):
+            stage = _FAILED_STAGE[type(event)]
+            return _failed(state, stage, category, message, limits.of(stage.value))
+        case Deferred():
+            again = resume_action(state)
+            return Transition(state, (again,) if again is not None else ())
+        case ExecutionStageDone():
+            return Transition(state, (RunExecution(),))
         case ExecutionFinished():
             return Transition(replace(state, phase=Phase.ANALYZING, has_results=True), (RunAnalysis(),))
-        case ExecutionFailed(category, message):
-            return _failed(state, Stage.EXECUTION, category, message, limits.execution)
         case Analyzed():
             return _analyzed(state, event)
         case HumanDecision():

@@ -9,12 +9,14 @@ trials, an LLM's lessons) is derived from `Outcome`s, which live in Experiment d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aivc.api.documents import Failure, Metrics
+from aivc.api.documents import Failure, LLMCall, Metrics
 from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
+from aivc.research.evidence import ChangeEvidence, KnownProgram, LabFacts, Program, RDPoint
 from aivc.settings import Settings
 
 
@@ -29,6 +31,15 @@ class ParentCodec:
     psnr_yuv: float | None = None
     encode_fps: float | None = None
     params: dict[str, Any] | None = None
+    sequence: int | None = None
+    """The experiment that made it."""
+    hypothesis: str = ""
+    parent_version: int | None = None
+    complexity: int | None = None
+    """Size of the program (AST nodes): the third axis of the archive's elites."""
+    metrics: Metrics | None = None
+    rd: Mapping[str, tuple[RDPoint, ...]] = field(default_factory=dict)
+    """Its rate points per clip (held-out clips included when it was measured there)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,10 @@ class Outcome:
     metrics: Metrics | None = None
     error: Failure | None = None
     lesson: str | None = None
+    reason: str | None = None
+    """Why it was adopted or rejected (the adoption rule's words, or why it stopped early)."""
+    evidence: ChangeEvidence | None = None
+    """The change and both RD tables, when the driver loaded them (`Lab.outcome_of`)."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +68,24 @@ class DesignRequest:
     """Everything a planner may use to propose the next candidate."""
 
     sequence: int
-    parents: tuple[ParentCodec, ...]  # the archive: best first, then trade-off points
+    parents: tuple[ParentCodec, ...]  # the archive's elites: best first, then trade-off points
     history: tuple[Outcome, ...] = ()
     repair: Failure | None = None  # set when the previous candidate failed
     failed_source: str | None = None  # the candidate that failed, for repair
     failed_params: dict[str, Any] | None = None
     note: str | None = None  # a person's note from `aivc approve --note` / annotation
+    seed: int = 0
+    """The campaign's seed: with the sequence, it fixes every random choice of a design."""
+    lab: LabFacts = field(default_factory=LabFacts)
+    """Clips, anchors' RD points, sandbox limits and hardware."""
+    programs: tuple[Program, ...] = ()
+    """Other programs worth reading, with code: the best, a diverse elite, recent failures."""
+    known: tuple[KnownProgram, ...] = ()
+    """Fingerprints of every program designed in this campaign so far (this one excluded)."""
+    previous_parent: ParentCodec | None = None
+    """The version the failed candidate started from (a repair keeps it, elite or not)."""
+    mistakes: tuple[Failure, ...] = ()
+    """Earlier failed designs of this experiment (the model's mistakes, oldest first)."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +95,48 @@ class Proposal:
     parent_version: int | None
     rationale: str = ""
     params: dict[str, Any] | None = None
-    cost_usd: float = 0.0
+    calls: tuple[LLMCall, ...] = ()
+    """The calls that produced it (failed attempts included)."""
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What `learn` drew from an outcome, and the calls it took."""
+
+    text: str | None = None
+    calls: tuple[LLMCall, ...] = ()
+
+
+AUTH = "auth"
+"""PlannerError category: the key is refused (401/403). A person must fix it; the campaign
+pauses and resumes by itself once calls succeed again. Uses no design retry."""
+UNAVAILABLE = "unavailable"
+"""PlannerError category: the service is overloaded, failing or unreachable past the
+client's own retries. The design is tried again after `retry_after_s`; uses no design retry."""
 
 
 class PlannerError(Exception):
-    """The planner could not produce a candidate (becomes a DesignFailed event)."""
+    """The planner could not produce a candidate.
 
-    def __init__(self, message: str, category: str = "planner") -> None:
+    Categories `AUTH` and `UNAVAILABLE` are the platform's trouble, not the candidate's: they
+    use no design retry and never reach the model. Any other category is a failed design (a
+    DesignFailed event: the model is asked to do better, then a person).
+    """
+
+    def __init__(self, message: str, category: str = "planner", *, calls: tuple[LLMCall, ...] = (),
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.category = category
+        self.calls = calls
+        self.retry_after_s = retry_after_s
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
 
 
 class Planner(Protocol):
@@ -86,8 +146,8 @@ class Planner(Protocol):
         """A complete candidate source file plus its hypothesis."""
         ...
 
-    def learn(self, outcome: Outcome) -> str | None:
-        """Update from a finished experiment; may return a one-line lesson to record."""
+    def learn(self, outcome: Outcome) -> Lesson:
+        """Update from a finished experiment; the lesson to record (if any) and its calls."""
         ...
 
     def replay(self, outcomes: list[Outcome]) -> None:

@@ -18,7 +18,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.rdplot import Curve, plot_rd
-from aivc.research import anchoring, archive
+from aivc.research import anchoring, archive, lineage
 from aivc.research.analysis import clip_names
 from aivc.research.display import leaderboard, one_line
 from aivc.research.story import story_lines
@@ -54,8 +54,10 @@ def write_report(store: ExperimentStore, campaign: str, out_dir: Path, top: int 
     if anchors is None:
         anchors = {} if root is None else anchoring.load(Path(root), campaign)
     progress_png = plot_progress(out_dir / "bd_rate_over_experiments.png", experiments, spec.anchor)
+    lineage_png = lineage.plot(out_dir / "lineage.png", experiments, spec.anchor)
     rd_pngs = plot_rd_curves(out_dir, store, spec, experiments, anchors)
-    text = "\n".join(_markdown(doc, spec, experiments, top, progress_png, rd_pngs, root))
+    text = "\n".join(_markdown(doc, spec, experiments, top, progress_png, rd_pngs, root)
+                     + _lineage(experiments, lineage_png))
     path = out_dir / "report.md"
     atomic_write(path, text)
     return path
@@ -88,6 +90,15 @@ def _markdown(doc: CampaignDoc, spec: CampaignSpec, experiments: list[Experiment
               f"Adopted versions are commits on `{spec.git_branch}` in `{repo or 'the evolution repo'}`,"
               " tagged per version."]
     return lines
+
+
+def _lineage(experiments: list[ExperimentDoc], png: Path | None) -> list[str]:
+    lines = ["", "## Lineage", "",
+             "Each version under the version it was built on (parents are drawn from the "
+             "archive's elites, so versions form a tree), with its score and the change against "
+             "its parent.", ""]
+    lines += lineage.markdown(experiments)
+    return lines + (["", f"![Lineage]({png.name})"] if png else [])
 
 
 def _leaderboard(experiments: list[ExperimentDoc], spec: CampaignSpec, top: int) -> list[str]:

@@ -37,7 +37,14 @@ import optuna
 
 from aivc.api.spec import CampaignSpec
 from aivc.codec import space
-from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError, Proposal
+from aivc.research.planning import (
+    DesignRequest,
+    Lesson,
+    Outcome,
+    ParentCodec,
+    PlannerError,
+    Proposal,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 log = logging.getLogger(__name__)
@@ -141,13 +148,14 @@ class SearchPlanner:
         return Proposal(source=source, hypothesis=change, rationale=rationale, params=params,
                         parent_version=parent.version if parent else None)
 
-    def learn(self, outcome: Outcome) -> str | None:
-        """A one-line lesson: what the change did to BD-rate."""
+    def learn(self, outcome: Outcome) -> Lesson:
+        """A one-line lesson: what the change did to the score."""
         if outcome.bd_rate is None:
             err = f" ({outcome.error.stage}: {outcome.error.category})" if outcome.error else ""
-            return f"{outcome.hypothesis} → not scored{err}"
+            return Lesson(f"{outcome.hypothesis} → not scored{err}")
         vs = "" if outcome.bd_rate_vs_best is None else f", {outcome.bd_rate_vs_best:+.2f}% vs the best"
-        return f"{outcome.hypothesis} → BD-rate {outcome.bd_rate:+.2f}%{vs} ({outcome.verdict.lower()})"
+        return Lesson(f"{outcome.hypothesis} → BD-rate (PSNR-YUV) {outcome.bd_rate:+.2f}%{vs} "
+                      f"({outcome.verdict.lower()})")
 
     def replay(self, outcomes: list[Outcome]) -> None:
         """Nothing to rebuild: each proposal derives everything from its request."""

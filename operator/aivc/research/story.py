@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from aivc.api.documents import ExperimentDoc, Metrics
 from aivc.api.types import Phase, Verdict
+from aivc.llm.lessons import REVIEW_TAG
+from aivc.research.archive import score_key
 from aivc.research.display import one_line
 
 
@@ -18,11 +20,31 @@ def _fmt(value: float | None, spec: str, unit: str = "") -> str:
     return "n/a" if value is None else format(value, spec) + unit
 
 
-def chapter(exp: ExperimentDoc) -> str:
-    """One experiment as one bullet: hypothesis, then what came of it."""
+def _best_before(experiments: Sequence[ExperimentDoc], sequence: int) -> str | None:
+    """The best adopted version among the experiments before `sequence` (by score)."""
+    earlier = [e for e in experiments if e.status.adopted and e.sequence < sequence]
+    if not earlier:
+        return None
+    return min(earlier, key=score_key).status.version_name
+
+
+def _origin(exp: ExperimentDoc, experiments: Sequence[ExperimentDoc]) -> str:
+    """Which version it was built on, and whether that was the best one then."""
+    parent = exp.spec.parent_version
+    if not parent:
+        return ""
+    best = _best_before(experiments, exp.sequence)
+    if best is None or best == parent:
+        return f" (from {parent}, the best then)" if best else f" (from {parent})"
+    return f" (from {parent}; the best then was {best})"
+
+
+def chapter(exp: ExperimentDoc, experiments: Sequence[ExperimentDoc] = ()) -> str:
+    """One experiment as one bullet: which version it came from, its hypothesis, then what
+    came of it."""
     status, spec = exp.status, exp.spec
     m = status.metrics or Metrics()
-    head = f"- **#{exp.sequence}**" + (f" (from {spec.parent_version})" if spec.parent_version else "") \
+    head = f"- **#{exp.sequence}**" + _origin(exp, experiments) \
         + f": {one_line(spec.hypothesis or '(no design yet)', 160)}"
     reason = one_line(status.analysis.reason if status.analysis else "", 200)
     numbers = f"BD-rate (PSNR-YUV) {_fmt(m.bd_rate, '+.2f', '%')}, {_fmt(m.kbps, '.1f')} kbps, " \
@@ -44,10 +66,18 @@ def chapter(exp: ExperimentDoc) -> str:
         kinds = ", ".join(sorted({f"{f.error.stage if f.error else '?'} "
                                   f"{f.error.category if f.error else '?'}" for f in failed}))
         tail += f" (after {len(failed)} failed design{'s' if len(failed) > 1 else ''}: {kinds})"
-    lesson = status.lesson or ""
+    lesson, review = _lesson_and_review(status.lesson or "")
     if spec.hypothesis and lesson.startswith(spec.hypothesis):
         lesson = ""  # a lesson that only restates the change and its numbers adds nothing here
-    return f"{head} {tail}" + (f" *Lesson: {one_line(lesson, 200)}*" if lesson else "")
+    return f"{head} {tail}" + (f" *Lesson: {one_line(lesson, 200)}*" if lesson else "") \
+        + (f" *Review: {one_line(review, 200)}*" if review else "")
+
+
+def _lesson_and_review(text: str) -> tuple[str, str]:
+    """A stored lesson may carry the review it triggered on a line of its own."""
+    lesson = [ln for ln in text.splitlines() if not ln.startswith(REVIEW_TAG)]
+    review = [ln[len(REVIEW_TAG):].strip() for ln in text.splitlines() if ln.startswith(REVIEW_TAG)]
+    return " ".join(lesson), " ".join(review)
 
 
 def story_lines(experiments: Sequence[ExperimentDoc]) -> list[str]:
@@ -55,7 +85,7 @@ def story_lines(experiments: Sequence[ExperimentDoc]) -> list[str]:
     ordered = sorted(experiments, key=lambda e: e.sequence)
     if not ordered:
         return ["No experiment ran."]
-    lines = [chapter(e) for e in ordered]
+    lines = [chapter(e, ordered) for e in ordered]
     lines += ["", "### What worked", ""] + (_worked(ordered) or ["Nothing beat the baseline."])
     lines += ["", "### What did not", ""] + (_did_not(ordered) or ["Every candidate was adopted."])
     return lines

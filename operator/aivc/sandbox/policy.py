@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from aivc.codec.parsing import parse
+
 ALLOWED_LIBRARIES = frozenset({"numpy", "scipy", "torch", "constriction"})
 
 _CODECS = ("cv2", "PIL", "imageio", "imageio_ffmpeg", "av", "ffmpeg", "skvideo", "skimage",
@@ -89,7 +91,7 @@ class SourceScan:
 
 def scan_source(source: str, filename: str = "codec.py") -> SourceScan:
     """Parse the candidate (raises SyntaxError) and collect its imports and LEVELS."""
-    tree = ast.parse(source, filename=filename)
+    tree = parse(source, filename=filename)
     wanted: list[str] = []
     forbidden: list[str] = []
     for node in ast.walk(tree):
@@ -156,10 +158,16 @@ SYSTEM_READ_ROOTS = ("/usr/lib", "/usr/lib64", "/usr/local/lib", "/lib", "/lib64
                      "/dev/urandom", "/dev/random")
 
 
-def read_roots() -> tuple[str, ...]:
+GPU_READ_ROOTS = ("/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia",
+                  "/sys/module/nvidia_uvm")
+"""What the CUDA runtime reads besides its libraries (GPU profile only)."""
+
+
+def read_roots(gpu: bool = False) -> tuple[str, ...]:
     """Every path (real, symlinks resolved) a confined process may read below, besides its
-    working directory and its own /proc entry."""
-    found = [os.path.realpath(p) for p in SYSTEM_READ_ROOTS if os.path.exists(p)]
+    working directory and its own /proc entry; with `gpu`, what CUDA needs too."""
+    extra = GPU_READ_ROOTS if gpu else ()
+    found = [os.path.realpath(p) for p in (*SYSTEM_READ_ROOTS, *extra) if os.path.exists(p)]
     return _outermost([*found, *python_roots()])
 
 

@@ -1,14 +1,18 @@
-"""The parent's side of one child process: start it bare, watch it, end it, say what happened.
+"""The parent's side of one child process: start it bare, check it, watch it, end it.
 
 The child is spawned with `posix_spawn` in a new session (so its process group can be
 killed whole), an environment holding only what Python and the thread pools need, stdin
-from /dev/null, stdout and stderr on one pipe (the tail is kept for error excerpts) and
-the status pipe on fd 3. The parent waits on the process's pidfd, the two pipes and its
-own deadline; whatever happens it kills the process group and reaps the child, so nothing
-outlives a run and the caller never hangs.
+from /dev/null, stdout and stderr on one pipe (the tail is kept for error excerpts), the
+status pipe on fd 3 and the control socket on fd 4. When the child says ``ready`` it is
+stopped, waiting: the parent reads its real layers from /proc (`aivc.sandbox.layers`) and
+either answers ``go`` or, when a required layer is missing and the caller did not accept a
+weaker sandbox, kills it and raises `SandboxUnavailable`. Whatever happens the parent kills
+the process group and reaps the child, so nothing outlives a run and the caller never hangs;
+its memory stays bounded whatever the child writes (`aivc.sandbox.watch`).
 
-Timing is the parent's own clock: from the child's first ``start`` line (sent just before
-encode/decode is called; the candidate cannot make it arrive later) to the process's exit.
+Outputs are read through the descriptor of the child's working directory (`Outputs`),
+which may exist only in the child's mount namespace; it stays open until the caller has
+read what it needs. Timing is the parent's own clock (`watch.Watch`).
 """
 
 from __future__ import annotations
@@ -16,26 +20,62 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import signal
+import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aivc.errors import AivcError
 from aivc.evaluate.results import ERROR_CATEGORIES
+from aivc.sandbox import layers
 from aivc.sandbox.limits import SandboxLimits
-from aivc.sandbox.protocol import EXIT_FORBIDDEN, EXIT_REPORTED, STATUS_FD
+from aivc.sandbox.protocol import CONTROL_FD, EXIT_FORBIDDEN, EXIT_REPORTED, STATUS_FD
+from aivc.sandbox.watch import Watch
 
-OUTPUT_TAIL_BYTES = 16 * 1024
-STATUS_CAP_BYTES = 256 * 1024
 CHILD_MODULE = "aivc.sandbox.child"
 
 
 class HarnessError(AivcError):
     """The sandbox itself failed (not the candidate): reported as a nonzero exit."""
+
+
+class SandboxUnavailable(HarnessError):
+    """Required layers are missing here and no weaker sandbox was accepted."""
+
+
+class Outputs:
+    """The child's working directory, held open by descriptor; files only, no links."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def open(self, name: str) -> BinaryIO | None:
+        if self.fd is None:
+            return None
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, dir_fd=self.fd)
+        except OSError:
+            return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return os.fdopen(fd, "rb")
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> Outputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -46,14 +86,24 @@ class ChildRun:
     category: str | None = None
     stage: str = ""
     message: str = ""
+    level: int = -1
     seconds: float = 0.0
+    """From the first `start` to the exit: the candidate's work, all levels."""
+    import_seconds: float = 0.0
+    level_seconds: dict[int, float] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
-    layers: list[str] = field(default_factory=list)
+    seen: layers.Seen = field(default_factory=layers.Seen)
+    missing: list[str] = field(default_factory=list)
     output: str = ""
+    outputs: Outputs = field(default_factory=lambda: Outputs(None))
 
     @property
     def ok(self) -> bool:
         return self.category is None
+
+    @property
+    def layers(self) -> list[str]:
+        return [*self.seen.layers, *self.seen.reported]
 
 
 def child_env(workdir: Path, threads: int) -> dict[str, str]:
@@ -72,28 +122,64 @@ def run_child(request: dict[str, Any], workdir: Path, limits: SandboxLimits,
     argv = [sys.executable, "-I", "-B", "-m", CHILD_MODULE, json.dumps(request)]
     out_r, out_w = os.pipe()
     st_r, st_w = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
-        pid = _spawn(argv, child_env(workdir, threads), out_w, st_w)
+        pid = _spawn(argv, child_env(workdir, threads), out_w, st_w, theirs.fileno())
     finally:
         os.close(out_w)
         os.close(st_w)
-    watch = _Watch(pid, out_r, st_r, time.monotonic() + limits.wall_seconds)
+        theirs.close()
+    verdict: dict[str, Any] = {}
+    watch = Watch(pid, out_r, st_r, ours, time.monotonic() + limits.wall_seconds,
+                  lambda w: _check(w, limits, verdict))
     try:
         watch.run()
     finally:
         _kill_group(pid)
         watch.drain()
         _, wait_status, usage = os.wait4(pid, 0)
+        workfd = watch.take_workdir()
         watch.close()
-    cpu = usage.ru_utime + usage.ru_stime
-    return classify(request["mode"], watch, wait_status, cpu, limits)
+    if watch.refused:
+        if workfd is not None:
+            os.close(workfd)
+        raise SandboxUnavailable(layers.refusal(layers.mode(limits), verdict["missing"]))
+    run = classify(request["mode"], watch, wait_status, usage.ru_utime + usage.ru_stime, limits)
+    run.seen, run.missing = verdict.get("seen", layers.Seen()), verdict.get("missing", [])
+    run.level_seconds = watch.level_seconds([int(x) for x in request.get("levels") or []])
+    run.outputs = Outputs(workfd)
+    return run
 
 
-def _spawn(argv: list[str], env: dict[str, str], out_w: int, status_w: int) -> int:
+def _check(watch: Watch, limits: SandboxLimits, verdict: dict[str, Any]) -> bool:
+    """On `ready`: what the child really runs under; False refuses to let it go on."""
+    claimed = list((watch.events.get("ready") or {}).get("layers") or [])
+    seen = layers.observe(_candidate_pid(watch.pid), watch.workfd, limits,
+                          [str(x) for x in claimed])
+    if seen.gone:  # killed from outside before it was read: its exit tells the rest
+        return True
+    missing = layers.missing(limits, seen)
+    verdict.update(seen=seen, missing=missing)
+    return not missing or limits.accept_weaker
+
+
+def _candidate_pid(pid: int) -> int:
+    """The process that will run the candidate: the child, or the one it forked as PID 1 of
+    its new PID namespace (the child stays as its reaper)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+    except OSError:
+        return pid
+    return int(children[0]) if len(children) == 1 else pid
+
+
+def _spawn(argv: list[str], env: dict[str, str], out_w: int, status_w: int, control: int) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
-                   (os.POSIX_SPAWN_DUP2, out_w, 2), (os.POSIX_SPAWN_DUP2, status_w, STATUS_FD)]
+                   (os.POSIX_SPAWN_DUP2, out_w, 2), (os.POSIX_SPAWN_DUP2, status_w, STATUS_FD),
+                   (os.POSIX_SPAWN_DUP2, control, CONTROL_FD)]
         return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)
@@ -105,117 +191,41 @@ def _kill_group(pid: int) -> None:
             kill(pid, signal.SIGKILL)
 
 
-class _Watch:
-    """Reads both pipes until the child exits or the deadline passes."""
-
-    def __init__(self, pid: int, out_fd: int, status_fd: int, deadline: float) -> None:
-        self.pid, self.out_fd, self.status_fd, self.deadline = pid, out_fd, status_fd, deadline
-        self.spawned_at = time.monotonic()
-        self.exited_at: float | None = None
-        self.started_at: float | None = None
-        self.timed_out = False
-        self.output = bytearray()
-        self.status = bytearray()
-        self.events: list[dict[str, Any]] = []
-        self.pidfd = os.pidfd_open(pid)
-        self.sel = selectors.DefaultSelector()
-        for fd in (out_fd, status_fd):
-            os.set_blocking(fd, False)
-            self.sel.register(fd, selectors.EVENT_READ)
-        self.sel.register(self.pidfd, selectors.EVENT_READ)
-
-    def run(self) -> None:
-        while self.exited_at is None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                self.timed_out = True
-                return
-            ready = [key.fd for key, _ in self.sel.select(left)]
-            for fd in ready:
-                if fd != self.pidfd:
-                    self._read(fd)
-            if self.pidfd in ready:
-                self.exited_at = time.monotonic()
-
-    def drain(self) -> None:
-        """After the kill: whatever is still buffered in the pipes (writers are gone)."""
-        for fd in (self.out_fd, self.status_fd):
-            for _ in range(64):
-                if not self._read(fd):
-                    break
-
-    def close(self) -> None:
-        self.sel.close()
-        for fd in (self.out_fd, self.status_fd, self.pidfd):
-            os.close(fd)
-
-    def _read(self, fd: int) -> bool:
-        try:
-            data = os.read(fd, 65536)
-        except (BlockingIOError, OSError):
-            return False
-        if not data:
-            if fd in self.sel.get_map():
-                self.sel.unregister(fd)
-            return False
-        if fd == self.out_fd:
-            self.output += data
-            del self.output[:-OUTPUT_TAIL_BYTES]
-        elif len(self.status) < STATUS_CAP_BYTES:
-            self.status += data
-            self._parse_lines()
-        return True
-
-    def _parse_lines(self) -> None:
-        while b"\n" in self.status:
-            line, _, rest = bytes(self.status).partition(b"\n")
-            self.status = bytearray(rest)
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(event, dict):
-                continue
-            self.events.append(event)
-            if event.get("event") == "start" and self.started_at is None:
-                self.started_at = time.monotonic()
-
-    def seconds(self) -> float:
-        end = self.exited_at if self.exited_at is not None else time.monotonic()
-        start = self.started_at if self.started_at is not None else self.spawned_at
-        return max(0.0, end - start)
-
-
-def classify(mode: str, watch: _Watch, wait_status: int, cpu: float,
+def classify(mode: str, watch: Watch, wait_status: int, cpu: float,
              limits: SandboxLimits) -> ChildRun:
     """Turn the exit, the signal and the status lines into a `ChildRun` (DESIGN.md §4)."""
-    ready = _ready_index(watch.events)
-    after = watch.events[ready + 1:] if ready is not None else []
-    run = ChildRun(mode, seconds=watch.seconds(),
-                   output=watch.output.decode("utf-8", "replace"),
-                   layers=list(watch.events[ready].get("layers", [])) if ready is not None else [])
-    stage = mode if watch.started_at is not None else ("import" if ready is not None else mode)
-    run.stage = stage
+    started = bool(watch.starts)
+    run = ChildRun(mode, output=watch.output.decode("utf-8", "replace"),
+                   import_seconds=watch.import_seconds())
+    if started:
+        run.seconds = max(0.0, watch.end() - min(watch.starts.values()))
+        run.level = max(watch.starts, key=lambda lv: watch.starts[lv])
+    run.stage = mode if started else ("import" if watch.go_at is not None else mode)
     if watch.timed_out:
         return _fail(run, "timeout", f"{mode} ran past the wall-clock limit of "
                                      f"{limits.wall_seconds:g} s and was killed")
+    if watch.flooded:
+        return _fail(run, "forbidden", f"{mode} wrote over {watch.status_bytes} bytes to the "
+                                       "sandbox's own status channel and was killed")
     if os.WIFSIGNALED(wait_status):
         return _signalled(run, os.WTERMSIG(wait_status), cpu, limits)
     code = os.WEXITSTATUS(wait_status)
-    error = _last(after if ready is not None else watch.events, "error")
+    error = watch.events.get("error")
     if code == EXIT_FORBIDDEN:
         return _fail(run, "forbidden", str((error or {}).get("message", "forbidden operation")))
     if code == EXIT_REPORTED and error is not None:
         category = error.get("category")
-        run.stage = str(error.get("stage") or stage)
+        run.stage = str(error.get("stage") or run.stage)
+        if type(error.get("level")) is int and error["level"] >= 0:
+            run.level = error["level"]
         return _fail(run, category if category in ERROR_CATEGORIES else "crash",
                      str(error.get("message", "")))
-    if ready is None and code != 0:
-        harness = _last(watch.events, "harness")
+    if watch.ready_at is None and code != 0:
+        harness = watch.events.get("harness")
         raise HarnessError(f"the sandbox child failed before loading the codec (exit {code}): "
                            f"{(harness or {}).get('message') or run.output[-2000:]}")
-    done = _last(after, "done")
-    if code == 0 and done is not None:
+    done = watch.events.get("done")
+    if code == 0 and done is not None and watch.go_at is not None:
         run.report = done
         return run
     why = "exited before finishing its job" if code == 0 else f"exited with status {code}"
@@ -231,7 +241,8 @@ def _signalled(run: ChildRun, sig: int, cpu: float, limits: SandboxLimits) -> Ch
         return _fail(run, "timeout", f"{run.mode} used more than {limits.cpu_seconds} s of CPU")
     if sig == signal.SIGSYS:
         return _fail(run, "forbidden", f"{run.mode} made a forbidden system call (processes, "
-                                       "exec, sockets, namespaces or tracing) and was killed")
+                                       "exec, sockets, namespaces, IPC, cache probes, metadata "
+                                       "changes or tracing) and was killed")
     if sig == signal.SIGXFSZ:
         return _fail(run, "size", f"{run.mode} wrote a file past the limit of "
                                   f"{limits.max_file_bytes} bytes")
@@ -241,15 +252,3 @@ def _signalled(run: ChildRun, sig: int, cpu: float, limits: SandboxLimits) -> Ch
 def _fail(run: ChildRun, category: str, message: str) -> ChildRun:
     run.category, run.message = category, message
     return run
-
-
-def _ready_index(events: list[dict[str, Any]]) -> int | None:
-    for i, e in enumerate(events):
-        if e.get("event") == "ready":
-            return i
-    return None
-
-
-def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
-    found = [e for e in events if e.get("event") == kind]
-    return found[-1] if found else None

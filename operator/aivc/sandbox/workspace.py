@@ -1,10 +1,13 @@
-"""Scratch directories: one fresh, private working directory per child process.
+"""Scratch directories: one fresh, private input directory per child process.
 
 All of a run's directories live under one temporary base that the parent removes at the
-end, whatever happened. Each child gets its own working directory holding only its inputs
-(the codec source plus the source frames, or the bitstream) and, when running as root, an
-empty directory its private root filesystem is mounted on. As root the working directory
-is handed to the sandbox user; the base stays root's (mode 0711: enterable, not listable).
+end, whatever happened. Each child gets its own directory holding only its inputs (the
+codec source plus the source frames, or the bitstream) and an empty directory its private
+root file system is mounted on. A child with namespaces reads its inputs and leaves that
+directory behind for a fresh, capped one of its own (`aivc.sandbox.fsview`); without
+namespaces it works in it. As root the directory is handed to the sandbox user; the base
+stays the parent's (mode 0711: enterable, not listable). Bitstreams the parent keeps
+between an encode and its decodes live under ``bitstreams/``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class Workspace:
         self.codec_source = codec_source
         self.base = Path(tempfile.mkdtemp(prefix="aivc-sandbox-")).resolve()
         os.chmod(self.base, 0o711)
+        self.bitstreams = self.base / "bitstreams"
+        self.bitstreams.mkdir(mode=0o700)
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
@@ -38,8 +43,8 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         remove(self.base)
 
-    def new_workdir(self, mode: str, inputs: dict[str, bytes | Writer]) -> tuple[Path, Path]:
-        """A fresh working directory with the codec and `inputs`, and an empty rootfs dir."""
+    def new_workdir(self, mode: str, inputs: dict[str, bytes | Path | Writer]) -> tuple[Path, Path]:
+        """A fresh directory with the codec and `inputs`, and an empty rootfs directory."""
         with self._lock:
             n = next(self._ids)
         workdir = self.base / f"{n:04d}-{mode}"
@@ -50,6 +55,8 @@ class Workspace:
         for name, content in inputs.items():
             if isinstance(content, bytes):
                 (workdir / name).write_bytes(content)
+            elif isinstance(content, Path):
+                shutil.copyfile(content, workdir / name)
             else:
                 content(workdir / name)
         if os.geteuid() == 0:

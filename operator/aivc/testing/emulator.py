@@ -9,6 +9,8 @@ cluster always provides, so the code under test meets no shortcut a cluster woul
 - a merge patch carrying `metadata.resourceVersion` fails with 409 when it is stale;
 - the status subresource: `/status` patches change only `status`, others never do;
 - equality label selectors on list and watch;
+- paginated lists (`limit` and `continue`), as kopf's chunked listing and the operator's
+  client use them;
 - `pods/NAME/log`, served from `logs` (the test kubelet fills it);
 - the garbage collector: deleting an owner deletes its dependents (background cascade);
 - fault injection (`fail`) before a request touches any state, and a log of every call
@@ -21,6 +23,7 @@ It is not a production component: `kmock` is a development dependency.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime as dt
 import itertools
@@ -274,6 +277,22 @@ class ApiServer(kmock.KubernetesEmulator):
         if selector:
             doc["items"] = [o for o in doc["items"]
                             if _selector_matches(selector, (o.get("metadata") or {}).get("labels") or {})]
+        return self._page(doc, request.params.get("limit"), request.params.get("continue"))
+
+    @staticmethod
+    def _page(doc: Any, limit: str | None, token: str | None) -> Any:
+        """One page of a list: `limit` items from where `continue` left off, and the token of
+        the next page in `metadata.continue` ("" on the last page, as the API server does)."""
+        if not limit or int(limit) <= 0:
+            return doc
+        items = doc["items"]  # kmock's order (creation), which tests of Events rely on
+        start = int(base64.urlsafe_b64decode(token).decode()) if token else 0
+        end = start + int(limit)
+        doc["items"] = items[start:end]
+        meta = doc.setdefault("metadata", {})
+        meta["continue"] = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else ""
+        if end < len(items):
+            meta["remainingItemCount"] = len(items) - end
         return doc
 
     async def _serve_watch(self, request: kmock.Request) -> AsyncIterator[rendering.Payload]:

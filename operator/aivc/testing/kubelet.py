@@ -18,11 +18,12 @@ import contextlib
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 import aiohttp
 
+from aivc.kube.jobs import CONTAINER
 from aivc.testing.emulator import ApiServer
 
 TERMINATION_LIMIT = 4096
@@ -35,12 +36,16 @@ def now() -> str:
 
 @dataclass
 class PodResult:
-    """How a pod's one container ended."""
+    """How a pod's containers ended: the measuring one (`jobs.CONTAINER`), and the steps
+    before it (init containers) as (name, exit code, termination message)."""
 
     exit_code: int | None
     log: str = ""
     message: str = ""  # the termination message
     timed_out: bool = False
+    steps: list[tuple[str, int | None, str]] = field(default_factory=list)
+    ran: bool = True
+    """False when an init container failed and the measuring container never started."""
 
 
 class PodRunner:
@@ -55,9 +60,17 @@ class PodRunner:
         self._seen: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._pods: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._trouble: dict[str, list[str]] = {}
 
     async def run_pod(self, namespace: str, job: dict[str, Any], pod: dict[str, Any]) -> PodResult:
         raise NotImplementedError
+
+    def trouble(self, stage: str, *kinds: str) -> None:
+        """Make the next pods of `stage` meet the cluster's trouble, one kind each, in order:
+        ImagePullBackOff, CreateContainerConfigError, Unschedulable (the pod never runs, until
+        its Job is deleted), Evicted or Preempted (the pod is disrupted and the Job controller
+        replaces it, as podFailurePolicy Ignore asks), NodeLost (the pod fails with its node)."""
+        self._trouble.setdefault(stage, []).extend(kinds)
 
     def hold(self, stage: str) -> None:
         """Keep pods of this stage (`validation`/`execution`) from running until `release`."""
@@ -142,24 +155,68 @@ class PodRunner:
         stage = pod["metadata"]["labels"].get("aivc.dev/stage", "")
         if stage in self._held:
             await self._held[stage].wait()
+        queued = self._trouble.get(stage) or []
+        if queued and await self._troubled(ns, job, pod_name, queued.pop(0)):
+            return
+        started = now()
         with contextlib.suppress(RuntimeError):
             await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod_name}/status",
-                               {"status": {"phase": "Running"}})
+                               {"status": {"phase": "Running", "startTime": started}})
         result = await self.run_pod(ns, job, pod)
         self.api.logs[(ns, pod_name)] = result.log
         self._pods.pop((ns, pod_name), None)
-        await self._finish(ns, name, pod_name, result)
+        await self._finish(ns, name, pod_name, result, started)
 
-    async def _finish(self, ns: str, job: str, pod: str, result: PodResult) -> None:
+    async def _troubled(self, ns: str, job: dict[str, Any], pod: str, kind: str) -> bool:
+        """Play one kind of cluster trouble on this pod; True when the Job is done with."""
+        path = f"/api/v1/namespaces/{ns}/pods/{pod}/status"
+        if kind in ("ImagePullBackOff", "CreateContainerConfigError"):
+            waiting = {"reason": kind, "message": f"{kind} (played by the test kubelet)"}
+            await self.request("PATCH", path, {"status": {"phase": "Pending", "containerStatuses": [
+                {"name": c["name"], "ready": False, "restartCount": 0, "state": {"waiting": waiting}}
+                for c in job["spec"]["template"]["spec"]["containers"]]}})
+            await asyncio.Event().wait()  # until the Job (and its pod) is deleted
+        if kind == "Unschedulable":
+            cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": "0/3 nodes are available: 3 Insufficient example.com/gpu.",
+                    "lastTransitionTime": now()}
+            await self.request("PATCH", path, {"status": {"phase": "Pending", "conditions": [cond]}})
+            await asyncio.Event().wait()
+        if kind in ("Evicted", "Preempted"):
+            why = "EvictionByEvictionAPI" if kind == "Evicted" else "PreemptionByScheduler"
+            cond = {"type": "DisruptionTarget", "status": "True", "reason": why,
+                    "message": f"{kind} (played by the test kubelet)", "lastTransitionTime": now()}
+            await self.request("PATCH", path, {"status": {"phase": "Failed", "conditions": [cond]}})
+            self._pods.pop((ns, pod), None)
+            await self._run_job(job)  # the Job controller replaces a disrupted pod
+            return True
+        if kind == "NodeLost":
+            await self.request("PATCH", path, {"status": {
+                "phase": "Failed", "reason": "NodeLost", "message": "node gpu-1 stopped answering"}})
+            self._pods.pop((ns, pod), None)
+            cond = {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                    "message": "pod failed", "lastTransitionTime": now()}
+            await self._patch_job(ns, job["metadata"]["name"], {
+                "active": None, "failed": 1, "conditions": [cond], "completionTime": now()})
+            return True
+        raise ValueError(f"unknown trouble {kind!r}")
+
+    async def _finish(self, ns: str, job: str, pod: str, result: PodResult, started: str) -> None:
         ok = result.exit_code == 0 and not result.timed_out
         reason = "Completed" if ok else ("DeadlineExceeded" if result.timed_out else "Error")
-        terminated = {"exitCode": result.exit_code, "reason": reason, "finishedAt": now(),
-                      "message": result.message.encode()[:TERMINATION_LIMIT].decode(errors="ignore")}
+        terminated = {"exitCode": result.exit_code, "reason": reason, "startedAt": started,
+                      "finishedAt": now(), "message": _cut(result.message)}
+        state = {"terminated": terminated} if result.ran else \
+            {"waiting": {"reason": "PodInitializing"}}
+        steps = [{"name": name, "ready": False, "restartCount": 0, "state": {"terminated": {
+            "exitCode": code, "reason": "Completed" if code == 0 else "Error", "startedAt": started,
+            "finishedAt": now(), "message": _cut(message)}}} for name, code, message in result.steps]
         with contextlib.suppress(RuntimeError):  # the pod may be gone
             await self.request("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod}/status", {"status": {
                 "phase": "Succeeded" if ok else "Failed",
-                "containerStatuses": [{"name": "sandbox", "ready": False, "restartCount": 0,
-                                       "state": {"terminated": terminated}}]}})
+                "initContainerStatuses": steps,
+                "containerStatuses": [{"name": CONTAINER, "ready": False, "restartCount": 0,
+                                       "state": state}]}})
         cond = {"type": "Complete" if ok else "Failed", "status": "True",
                 "reason": "Completed" if ok else (
                     "DeadlineExceeded" if result.timed_out else "BackoffLimitExceeded"),
@@ -174,3 +231,8 @@ class PodRunner:
         with contextlib.suppress(RuntimeError):  # the Job may be gone (deleted experiment)
             await self.request("PATCH", f"/apis/batch/v1/namespaces/{ns}/jobs/{name}/status",
                                {"status": status})
+
+
+def _cut(message: str) -> str:
+    """A termination message as the kubelet keeps it: at most 4 KiB."""
+    return message.encode()[:TERMINATION_LIMIT].decode(errors="ignore")
