@@ -32,15 +32,19 @@ MODEL = "claude-sonnet-4-6"
 SIGNATURE = "def encode(video, level):\n"
 BUG = "    level = clamp_level(level)\n"
 FIX = "    level = min(max(int(level), 0), LEVELS - 1)\n"
-LESSON_1 = "Clamping the level inside encode changed neither rate nor quality."
+CHROMA, COARSER = "CHROMA_QP_OFFSET = 2 ", "CHROMA_QP_OFFSET = 5 "
+LESSON_1 = "Coarser chroma saved bits but lost more in PSNR-YUV than it saved."
 LESSON_2 = "Motion-compensated prediction cut the bitrate sharply on moving content."
 QUESTION = "What does temporal prediction buy on the held-out clip?"
 
 
 def script(server: FakeMessagesServer) -> None:
-    broken = {"hypothesis": "Guard against out-of-range levels in encode.", "rationale": "safety",
-              "edits": [{"search": SIGNATURE, "replace": SIGNATURE + BUG}]}
-    repair = {"hypothesis": "Guard against out-of-range levels in encode.",
+    # a real change (coarser chroma) with a bug; the repair fixes only the bug, so what is
+    # measured differs from v0 (a no-op repair would be v0's very bits: a duplicate)
+    broken = {"hypothesis": "Coarser chroma, with levels guarded in encode.", "rationale": "safety",
+              "edits": [{"search": SIGNATURE, "replace": SIGNATURE + BUG},
+                        {"search": CHROMA, "replace": COARSER}]}
+    repair = {"hypothesis": "Coarser chroma, with levels guarded in encode.",
               "rationale": "clamp_level was never defined", "edits": [{"search": BUG, "replace": FIX}]}
     better = {"hypothesis": "Add motion-compensated inter prediction.",
               "rationale": "the clips move", "source": reference_source("inter-dct")}

@@ -5,6 +5,7 @@ faults and their categories, cut-offs, and every call booked at the server's usa
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from aivc.llm.client import AnthropicClient
 from aivc.llm.retrying import RetryPolicy
 from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Designed, DesignFailed, Failure, RequestDesign
-from aivc.research.planning import AUTH, UNAVAILABLE, Outcome, PlannerError
+from aivc.research.planning import AUTH, BUDGET, UNAVAILABLE, Outcome, PlannerError
 from aivc.settings import LLMSettings
 from tests.fakes import lab_history
 from tests.fakes.lab_history import CLIP, HELD, REJECTED, V1, experiments
@@ -193,3 +194,23 @@ def test_a_repair_edits_the_failed_source_and_keeps_the_parent_it_started_from(s
     text = server.requests[0].text()
     assert "## Parent codec: v0" in text and "NameError: name 'missing'" in text
     assert [c.role for c in work.status["llm_calls"]] == ["repair"]
+
+
+def test_the_budget_is_checked_before_every_call_not_only_before_an_experiment(server, make_lab):
+    lab = make_lab()
+    exps = experiments(lab.store)
+    request = lab._request(exps[-1], RequestDesign(), exps)
+    assert request.budget_left_usd == pytest.approx(lab.spec.budget.max_cost_usd)
+    with pytest.raises(PlannerError) as spent:
+        lab.planner.propose(replace(request, budget_left_usd=0.0))
+    assert spent.value.category == BUDGET and not server.requests
+    # enough for one call: the duplicate's re-ask is not made
+    server.push(tool_use("propose_codec", {"hypothesis": "h", "rationale": "r", "source": REJECTED}),
+                tool_use("propose_codec", edit("LEVELS = 2", "LEVELS = 3")))
+    with pytest.raises(PlannerError) as short:
+        lab.planner.propose(replace(request, budget_left_usd=1e-9))
+    assert short.value.category == BUDGET and len(server.requests) == 1
+    assert [c.role for c in short.value.calls] == ["design"]
+    # lessons spend from what the last request left: none is asked for now
+    lab.planner.learn(Outcome(sequence=5, verdict="Rejected", parent_version=1, hypothesis="h"))
+    assert len(server.requests) == 1

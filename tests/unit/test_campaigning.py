@@ -15,6 +15,7 @@ from aivc.research.campaigning import (
     deadline_of,
     invalid,
     plan_campaign,
+    resumable,
 )
 
 NOW = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
@@ -24,7 +25,7 @@ START = "2026-01-10T12:00:00Z"
 def campaign(status: dict[str, Any] | None = None, **spec: Any) -> CampaignDoc:
     extra = spec.pop("extra", {})
     body = {"dataset": {"clips": ["carphone:10"], "heldOut": ["bikes:10"]}, "budget": spec, **extra}
-    return CampaignDoc.parse({"kind": "Campaign", "metadata": {"name": "c", "uid": "u"},
+    return CampaignDoc.parse({"kind": "Campaign", "metadata": {"name": "c", "uid": "u", "generation": 3},
                               "spec": body, "status": {"startTime": START, **(status or {})}})
 
 
@@ -219,3 +220,37 @@ def test_a_refused_key_pauses_the_campaign_and_an_answer_resumes_it():
     free = plan_campaign(c, [exp("Succeeded", "Adopted", seq=0), exp("Designing", seq=1)], NOW)
     assert free.create == (2,) and not free.gauges.paused
     assert next(cond for cond in free.status.conditions if cond.type == "PlannerReady").status.value == "True"
+
+
+def test_spend_only_grows_a_deleted_experiments_calls_stay_spent_and_new_calls_add():
+    two = [exp("Succeeded", "Rejected", cost=0.75, seq=0), exp("Executing", cost=0.25, seq=1)]
+    first = plan_campaign(campaign(maxCostUSD=1.5, maxExperiments=9), two, NOW)
+    assert (first.status.cost_usd, first.status.cost_seen_usd) == (1.0, 1.0)
+    assert first.status_patch["observedGeneration"] == 3
+    after = {"costUSD": 1.0, "costSeenUSD": 1.0, "nextSequence": 2}
+    # experiment 0 deleted, experiment 1 booked $0.30 more: $1.30 spent, not $0.55
+    later = plan_campaign(campaign(after, maxCostUSD=1.5, maxExperiments=9),
+                          [exp("Executing", cost=0.55, seq=1)], NOW)
+    assert later.status.cost_usd == pytest.approx(1.0)  # the deletion hides this tick's booking
+    again = plan_campaign(campaign({"costUSD": 1.0, "costSeenUSD": 0.55, "nextSequence": 2},
+                                   maxCostUSD=1.5, maxExperiments=9),
+                          [exp("Executing", cost=0.6, seq=1)], NOW)
+    assert again.status.cost_usd == pytest.approx(1.05) and again.gauges.cost_usd == pytest.approx(1.05)
+    spent = plan_campaign(campaign({"costUSD": 1.6, "costSeenUSD": 0.6, "nextSequence": 2},
+                                   maxCostUSD=1.5, maxExperiments=9),
+                          [exp("Executing", cost=0.6, seq=1)], NOW)
+    assert spent.stop_reason is not None and "maxCostUSD" in spent.stop_reason and not spent.create
+
+
+def test_a_status_from_before_the_counter_takes_its_cost_as_the_base():
+    plan = plan_campaign(campaign({"costUSD": 0.5, "nextSequence": 1}, maxExperiments=9),
+                         [exp("Executing", cost=0.5, seq=0)], NOW)
+    assert plan.status.cost_usd == pytest.approx(0.5)
+
+
+def test_a_completed_campaign_resumes_only_when_its_edited_budget_lets_it_go_on():
+    done = [exp("Succeeded", "Rejected", seq=0), exp("Succeeded", "Rejected", seq=1)]
+    status = {"phase": "Completed", "nextSequence": 2, "stopReason": "budget.maxExperiments reached"}
+    assert not resumable(campaign(status, maxExperiments=2), done, NOW)
+    assert resumable(campaign(status, maxExperiments=4), done, NOW)
+    assert not resumable(campaign({**status, "phase": "Running"}, maxExperiments=4), done, NOW)

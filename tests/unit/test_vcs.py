@@ -75,3 +75,22 @@ def test_an_unusable_repo_is_a_clear_error(tmp_path):
     evo = Evolution(blocker / "repo", "b", "c")
     with pytest.raises(VcsError, match="cannot open evolution repo"):
         evo.commit_version(0, "x", "{}", "m")
+
+
+def test_a_tag_holding_another_codec_is_an_error_not_this_version(tmp_path):
+    Evolution.for_campaign("c", "aivc/evolution", tmp_path).commit_version(0, "old", "{}", "v0\n")
+    with pytest.raises(VcsError, match="tag v0 already exists .* with another codec"):
+        Evolution.for_campaign("c", "aivc/evolution", tmp_path).commit_version(0, "new", "{}", "v0\n")
+
+
+def test_a_campaign_created_again_under_its_name_starts_clean(tmp_path):
+    shared = str(tmp_path / "shared")
+    git.Repo.init(shared)
+    first = Evolution.for_campaign("c", "evo", tmp_path / "run", shared, uid="1111aaaa-0000")
+    old = first.commit_version(0, "old", "{}", "v0\n")
+    again = Evolution.for_campaign("c", "evo", tmp_path / "run", shared, uid="2222bbbb-0000")
+    new = again.commit_version(0, "new", "{}", "v0\n")
+    assert (old.tag, new.tag) == ("c-1111aaaa/v0", "c-2222bbbb/v0")
+    assert new.created and new.sha != old.sha
+    mine = Evolution.for_campaign("c", "evo", tmp_path / "run", uid="2222bbbb-0000")
+    assert mine.path == tmp_path / "run" / "evolution" / "c-2222bbbb.git"

@@ -59,13 +59,18 @@ class CampaignStatus:
     counts: Counts = field(default_factory=Counts)
     best: BestSummary | None = None
     cost_usd: float = 0.0
+    """All LLM spend so far: only ever grows (a deleted experiment's calls stay spent)."""
+    cost_seen_usd: float = 0.0
+    """What the live experiments had booked at the last tick (the base of the next increase)."""
     report: str | None = None
     conditions: tuple[Condition, ...] = ()
+    observed_generation: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 CAMPAIGN_STATUS_KEYS = ("phase", "stopReason", "startTime", "completionTime", "nextSequence",
-                  "experiments", "best", "costUSD", "report", "conditions")
+                  "experiments", "best", "costUSD", "costSeenUSD", "report", "conditions",
+                  "observedGeneration")
 
 
 def parse_campaign_status(doc: Any) -> CampaignStatus:
@@ -82,8 +87,10 @@ def parse_campaign_status(doc: Any) -> CampaignStatus:
         best=BestSummary(text(best.get("version")), str(best.get("experiment") or ""),
                          number(best.get("bdRate")), number(best.get("kbps")),
                          number(best.get("psnrYuv"))) if best.get("experiment") else None,
-        cost_usd=number(s.get("costUSD")) or 0.0, report=text(s.get("report")),
+        cost_usd=number(s.get("costUSD")) or 0.0, cost_seen_usd=number(s.get("costSeenUSD")) or 0.0,
+        report=text(s.get("report")),
         conditions=tuple(Condition.parse(c) for c in s.get("conditions") or []),
+        observed_generation=integer(s.get("observedGeneration"), None),
         extra={k: v for k, v in s.items() if k not in CAMPAIGN_STATUS_KEYS},
     )
 
@@ -94,8 +101,10 @@ def campaign_status_json(status: CampaignStatus) -> Json:
         "startTime": status.start_time, "completionTime": status.completion_time,
         "nextSequence": status.next_sequence or None, "experiments": status.counts.to_json(),
         "best": status.best.to_json() if status.best else None,
-        "costUSD": round(status.cost_usd, 6), "report": status.report,
+        "costUSD": round(status.cost_usd, 6), "costSeenUSD": round(status.cost_seen_usd, 6),
+        "report": status.report,
         "conditions": [c.to_json() for c in status.conditions] or None,
+        "observedGeneration": status.observed_generation,
     }
     out.update(status.extra)
     return out

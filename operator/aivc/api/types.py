@@ -112,6 +112,7 @@ class Reason(StrEnum):
     RUNNING = "Running"
     COMPLETED = "Completed"
     BUDGET_OR_GOAL = "BudgetOrGoal"
+    RESUMED = "Resumed"
     FAILURE_BUDGET = "FailureBudget"
     WAITING_FOR_PEOPLE = "WaitingForPeople"
     INVALID_SPEC = "InvalidSpec"

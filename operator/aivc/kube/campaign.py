@@ -37,7 +37,14 @@ from aivc.kube.memo import CampaignContext, OperatorMemo
 from aivc.kube.store import BlockingStore
 from aivc.observe import metrics
 from aivc.research import anchoring, publishing
-from aivc.research.campaigning import CampaignPlan, completed, invalid, plan_campaign
+from aivc.research.campaigning import (
+    CampaignPlan,
+    completed,
+    invalid,
+    plan_campaign,
+    restarted,
+    resumable,
+)
 from aivc.store.base import experiment_name, new_document
 from aivc.store.local import LocalStore
 
@@ -77,6 +84,10 @@ class CampaignDriver:
             ctx = await self._context()  # the live body: a changed spec applies at once
             try:
                 if await self.tick(ctx):
+                    # Wait for kopf to stop this daemon (the phase no longer matches its
+                    # filter) rather than return: a daemon that returns on its own is never
+                    # spawned again, and a raised budget must be able to resume it.
+                    await stopped.wait()
                     return
             except ApiError as exc:
                 metrics.reconcile_error("Campaign")
@@ -135,6 +146,18 @@ class CampaignDriver:
         if new.phase is not old.phase:
             events.post(doc, new.phase.value, new.stop_reason or f"campaign {new.phase.value.lower()}")
 
+    async def resume_if_raised(self) -> None:
+        """A Completed campaign whose edited spec no longer stops it (a raised budget, a later
+        deadline) is Running again; its daemon starts once the phase matches again."""
+        try:
+            campaign = self.document()
+        except ManifestError:
+            return  # the daemon reports an invalid spec when it runs
+        if resumable(campaign, self.experiments(), now()):
+            await self._write(restarted(campaign, now()))
+            events.post(self._reference(), Reason.RESUMED,
+                        "the edited budget lets the campaign go on: Running again")
+
     def _reference(self) -> Json:
         return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Campaign",
                 "metadata": {k: self.body["metadata"].get(k) for k in ("name", "namespace", "uid")}}
@@ -187,3 +210,10 @@ def register(registry: kopf.OperatorRegistry) -> None:
                        campaign_experiments: kopf.Index[Any, Any] | None = None, **_: Any) -> None:
         assert campaign_experiments is not None  # kopf passes every index to every handler
         await CampaignDriver(memo, body, campaign_experiments).run(stopped)
+
+    @kopf.on.update(GROUP, VERSION, "campaigns", registry=registry, id="resume", field="spec",
+                    when=lambda status, **_: status.get("phase") == CampaignPhase.COMPLETED)
+    async def resume(body: kopf.Body, memo: OperatorMemo,
+                     campaign_experiments: kopf.Index[Any, Any] | None = None, **_: Any) -> None:
+        assert campaign_experiments is not None
+        await CampaignDriver(memo, body, campaign_experiments).resume_if_raised()

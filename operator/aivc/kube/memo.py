@@ -56,6 +56,7 @@ class CampaignContext:
     name: str
     spec: CampaignSpec
     generation: Any
+    uid: str | None = None
     planner: Planner | None = None
     replayed: set[str] = field(default_factory=set)
     anchors: dict[str, dict[str, Any]] | None = None
@@ -63,6 +64,18 @@ class CampaignContext:
     analysis_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     anchors_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     thread_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def refuse_volume_claim(spec: CampaignSpec) -> None:
+    """`dataset.volumeClaim` is refused (a SpecValid=False condition) until it works end to
+    end: sandbox pods could mount the claim, but the anchors and the clip cache are made in
+    the operator's pod, which does not mount it, so every score would lack its anchor."""
+    claim = ((spec.raw.get("spec") or {}).get("dataset") or {}).get("volumeClaim")
+    if claim:
+        raise ManifestError(f"spec.dataset.volumeClaim ({claim!r}) is not supported yet: the "
+                            "operator computes x264/x265 anchors where it runs and cannot read "
+                            "the claim; use the bundled clips (NAME[@START]:FRAMES[:WxH]) and "
+                            "remove volumeClaim")
 
 
 class OperatorMemo(kopf.Memo):
@@ -85,16 +98,33 @@ class OperatorMemo(kopf.Memo):
         return KubeStore(self.api, namespace)
 
     def context(self, namespace: str, name: str, campaign: dict[str, Any]) -> CampaignContext:
-        """The campaign's context, (re)built when its spec changed; `ManifestError` if invalid."""
+        """The campaign's context; `ManifestError` if its spec is invalid.
+
+        One per Campaign UID: a Campaign deleted and created again under the same name starts
+        from nothing (no planner, no anchors, no locks of the old one). An edited spec (a new
+        generation) is taken in place: locks, anchors and the planner live on, except that a
+        changed `spec.llm` rebuilds the planner (another model, prices or key).
+        """
         if len(name) > MAX_CAMPAIGN_NAME:  # the CRD's CEL rule, for API servers without CEL
             raise ManifestError(f"metadata.name: at most {MAX_CAMPAIGN_NAME} characters "
                                 "(experiments are named <campaign>-NNNN and label values allow 63)")
-        generation = (campaign.get("metadata") or {}).get("generation")
+        meta = campaign.get("metadata") or {}
+        generation, uid = meta.get("generation"), meta.get("uid")
         ctx = self.contexts.get((namespace, name))
-        if ctx is None or ctx.generation != generation:
-            doc = {**campaign, "metadata": {**campaign["metadata"], "namespace": namespace}}
-            ctx = CampaignContext(namespace, name, CampaignSpec.from_manifest(doc), generation)
+        if ctx is not None and ctx.uid == uid and ctx.generation == generation:
+            return ctx
+        spec = CampaignSpec.from_manifest({**campaign, "metadata": {**meta, "namespace": namespace}})
+        refuse_volume_claim(spec)
+        if ctx is None or ctx.uid != uid:
+            ctx = CampaignContext(namespace, name, spec, generation, uid)
             self.contexts[(namespace, name)] = ctx
+            return ctx
+        if spec.llm != ctx.spec.llm and ctx.planner is not None:
+            close = getattr(ctx.planner, "close", None)
+            if callable(close):
+                close()
+            ctx.planner, ctx.replayed = None, set()
+        ctx.spec, ctx.generation = spec, generation
         return ctx
 
     def forget(self, namespace: str, name: str) -> None:

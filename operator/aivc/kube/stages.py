@@ -100,7 +100,8 @@ class Stages:
         """
         run_dir = self.memo.config.data_dir / self.namespace
         versioner = Versioner(self.ctx.spec, self._blocking(), run_dir, log.info,
-                              credentials=await self.memo.git_credentials(self.ctx))
+                              credentials=await self.memo.git_credentials(self.ctx),
+                              uid=self.ctx.uid)
         return await asyncio.to_thread(versioner.adopt, exp)
 
     # ---- the sandbox -----------------------------------------------------------------------

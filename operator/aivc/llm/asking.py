@@ -113,11 +113,14 @@ def _correction(response: LLMResponse, tool: str, error: str) -> list[dict[str, 
 
 
 def _request(client: LLMClient, system: Sequence[dict[str, Any]], messages: list[dict[str, Any]],
-             ask: Ask, book: CallBook) -> LLMResponse:
-    """One answer, asked again with a higher limit while it is cut off below the ceiling."""
+             ask: Ask, book: CallBook, guard: Callable[[], None] | None = None) -> LLMResponse:
+    """One answer, asked again with a higher limit while it is cut off below the ceiling;
+    `guard` runs before every request (and raises to stop it: a spent budget)."""
     choice = {"type": "tool", "name": ask.tool} if ask.forced else {"type": "auto"}
     limit = min(ask.max_tokens, ask.max_output)
     while True:
+        if guard is not None:
+            guard()
         try:
             response = client.call(system, messages, TOOLS, choice, limit, model=ask.model)
         except LLMError as exc:
@@ -132,11 +135,13 @@ def _request(client: LLMClient, system: Sequence[dict[str, Any]], messages: list
 
 
 def ask_tool(client: LLMClient, system: Sequence[dict[str, Any]], content: list[dict[str, Any]],
-             ask: Ask, parse: Callable[[Any], T], book: CallBook) -> T:
+             ask: Ask, parse: Callable[[Any], T], book: CallBook,
+             guard: Callable[[], None] | None = None) -> T:
     """Ask for `ask.tool` and parse its input; re-ask once with the error. Every request is
-    booked in `book`, also when this raises (`LLMError`, `ToolCallError`)."""
+    booked in `book`, also when this raises (`LLMError`, `ToolCallError`); `guard` runs
+    before each request."""
     messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
-    response = _request(client, system, messages, ask, book)
+    response = _request(client, system, messages, ask, book, guard)
     try:
         return parse(tool_input(response, ask.tool))
     except ToolInputError as exc:
@@ -145,7 +150,7 @@ def ask_tool(client: LLMClient, system: Sequence[dict[str, Any]], content: list[
     echo = list(response.content) or [{"type": "text", "text": "(no answer)"}]
     messages += [{"role": "assistant", "content": echo},
                  {"role": "user", "content": _correction(response, ask.tool, first)}]
-    response = _request(client, system, messages, ask, book)
+    response = _request(client, system, messages, ask, book, guard)
     try:
         return parse(tool_input(response, ask.tool))
     except ToolInputError as exc:

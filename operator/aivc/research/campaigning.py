@@ -143,14 +143,15 @@ def failure_reason(spec: CampaignSpec, experiments: Sequence[ExperimentDoc]) -> 
 
 
 def stop_reason(spec: CampaignSpec, experiments: Sequence[ExperimentDoc], now: dt.datetime,
-                started_at: dt.datetime, started: int) -> str | None:
-    """Why no more experiments start (None while the campaign goes on)."""
+                started_at: dt.datetime, started: int, spent: float | None = None) -> str | None:
+    """Why no more experiments start (None while the campaign goes on). `spent` is the
+    campaign's monotonic cost (`spent_so_far`); without it, what the experiments booked."""
     if started >= spec.budget.max_experiments:
         return f"budget.maxExperiments reached ({started} of {spec.budget.max_experiments})"
     failing = failure_reason(spec, experiments)
     if failing is not None:
         return failing
-    spent = history.spent_usd(experiments)
+    spent = history.spent_usd(experiments) if spent is None else spent
     if spent > 0 and spent >= spec.budget.max_cost_usd:
         return f"budget.maxCostUSD reached (${spent:.2f} of ${spec.budget.max_cost_usd:.2f})"
     end = deadline_of(spec, started_at)
@@ -180,6 +181,31 @@ def gauges(experiments: Sequence[ExperimentDoc], fallback_since: dt.datetime) ->
                   history.spent_usd(experiments))
 
 
+def spent_so_far(old: CampaignStatus, experiments: Sequence[ExperimentDoc]) -> tuple[float, float]:
+    """(cost, seen): the campaign's LLM spend as a counter that only grows.
+
+    Each tick adds what the live experiments booked since the last (`costSeenUSD`), so a
+    deleted experiment's calls stay spent. A status written before `costSeenUSD` existed
+    counted the live experiments: that figure is the base. (Spend booked in the same tick as
+    a deletion can hide behind the deleted cost until the next booking: at most one tick.)
+    """
+    live = history.spent_usd(experiments)
+    seen = old.cost_seen_usd if old.cost_seen_usd or not old.cost_usd else old.cost_usd
+    return old.cost_usd + max(0.0, live - seen), live
+
+
+def resumable(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], now: dt.datetime) -> bool:
+    """A Completed campaign whose budget was raised (or deadline moved) goes on: nothing
+    stops it under the spec as it is now."""
+    old = campaign.status
+    if old.phase is not CampaignPhase.COMPLETED:
+        return False
+    started_at = parse_time(old.start_time) if old.start_time else now
+    started = max([e.sequence + 1 for e in experiments] + [old.next_sequence])
+    return stop_reason(campaign.spec, experiments, now, started_at, started,
+                       spent_so_far(old, experiments)[0]) is None
+
+
 def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], now: dt.datetime,
                   *, parallelism: int | None = None) -> CampaignPlan:
     """The next step of `campaign` given its experiments (see the module docstring).
@@ -190,7 +216,8 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
     started_at = parse_time(old.start_time) if old.start_time else now
     counts = count_outcomes(experiments)
     next_seq = max([e.sequence + 1 for e in experiments] + [old.next_sequence])
-    reason = stop_reason(spec, experiments, now, started_at, max(next_seq, counts.total))
+    cost, seen = spent_so_far(old, experiments)
+    reason = stop_reason(spec, experiments, now, started_at, max(next_seq, counts.total), cost)
     hold = planner_hold(experiments)
     create: tuple[int, ...] = ()
     if reason is None and hold is None:  # no new experiment while the planner cannot answer
@@ -205,14 +232,16 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
     status = replace(
         old, phase=CampaignPhase.RUNNING, stop_reason=reason, start_time=old.start_time or stamp,
         completion_time=None, next_sequence=next_seq + len(create), counts=counts,
-        best=best_summary(experiments), cost_usd=history.spent_usd(experiments),
+        best=best_summary(experiments), cost_usd=cost, cost_seen_usd=seen,
+        observed_generation=campaign.meta.generation or old.observed_generation,
         conditions=set_conditions(old.conditions,
                                   [*_conditions(reason, counts, finished,
                                                 failing=reason == failure_reason(spec, experiments)),
                                    _planner_condition(hold)],
                                   stamp))
     patch = {} if finished else _patch(old, status)  # a finished one writes `completed` instead
-    state = replace(gauges(experiments, started_at), paused=hold is not None and hold.category == AUTH)
+    state = replace(gauges(experiments, started_at), cost_usd=cost,
+                    paused=hold is not None and hold.category == AUTH)
     return CampaignPlan(create, status, patch, reason, finished, state, (*spec.clips, *spec.held_out))
 
 

@@ -147,7 +147,8 @@ class Lab:
             programs=archive.recent_failures(done, self.store.get_source),
             known=self._known(exp, experiments),
             previous_parent=self._previous_parent(exp, done, results) if action.repair else None,
-            mistakes=tuple(f.error for f in exp.status.failed_designs if f.error is not None))
+            mistakes=tuple(f.error for f in exp.status.failed_designs if f.error is not None),
+            budget_left_usd=self.spec.budget.max_cost_usd - history.spent_usd(experiments))
 
     def _previous_parent(self, exp: ExperimentDoc, done: Sequence[ExperimentDoc],
                          results: Callable[[str], EvaluationResult | None]) -> ParentCodec | None:

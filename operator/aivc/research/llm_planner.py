@@ -74,6 +74,7 @@ tool), so its thinking does not cut every answer off first."""
 EXPLORE_DESIGNS = 2
 """Designs after an off-track review that explore (beyond those already in flight)."""
 MEASURED = (Verdict.ADOPTED, Verdict.REJECTED)
+BUDGET = planning.BUDGET
 _CATEGORIES = {llm_client.AUTH: planning.AUTH, llm_client.UNAVAILABLE: planning.UNAVAILABLE}
 """What a failed request means for the design: `PlannerError.category`."""
 
@@ -115,6 +116,8 @@ class LLMPlanner:
         self._outcomes: list[Outcome] = []
         self._hypotheses: dict[int, str] = {}
         self._best_source: tuple[int, str] | None = None
+        self._budget: tuple[float, float] | None = None
+        """(what the last request said is left, this planner's spend at that moment)."""
         self._system_text = prompting.system_text(spec)
         self._system = [{"type": "text", "cache_control": CACHE_CONTROL, "text": self._system_text}]
 
@@ -158,18 +161,35 @@ class LLMPlanner:
 
     def _ask(self, ask: Ask, content: list[dict[str, Any]], parse: Callable[[Any], T],
              book: CallBook) -> T:
+        def affordable() -> None:
+            left = self._left(book)
+            if left is not None and left <= 0:
+                raise PlannerError(f"the campaign's LLM budget is spent (budget.maxCostUSD "
+                                   f"${self.spec.budget.max_cost_usd:.2f}): no further "
+                                   f"{ask.role} call made", category=BUDGET)
+
         try:
-            return ask_tool(self.client, self._system, content, ask, parse, book)
+            return ask_tool(self.client, self._system, content, ask, parse, book, affordable)
         except ToolCallError as exc:
             raise PlannerError(str(exc), category=exc.category) from None
         except LLMError as exc:
             raise PlannerError(str(exc), category=_CATEGORIES.get(exc.kind, "llm"),
                                retry_after_s=exc.retry_after_s) from None
 
+    def _left(self, book: CallBook) -> float | None:
+        """The budget still left before the next call: the last request's figure less what
+        this planner spent since (settled) and in the step under way (`book`)."""
+        if self._budget is None:
+            return None
+        left, spent_then = self._budget
+        return left - (self.ledger.spent_usd - spent_then) - book.cost_usd
+
     # ---- propose ---------------------------------------------------------------------------
 
     def propose(self, request: DesignRequest) -> Proposal:
         book = CallBook(self.prices)
+        if request.budget_left_usd is not None:
+            self._budget = (request.budget_left_usd, self.ledger.spent_usd)
         try:
             proposal = self._propose(request, book)
         except PlannerError as exc:

@@ -86,6 +86,9 @@ class DesignRequest:
     """The version the failed candidate started from (a repair keeps it, elite or not)."""
     mistakes: tuple[Failure, ...] = ()
     """Earlier failed designs of this experiment (the model's mistakes, oldest first)."""
+    budget_left_usd: float | None = None
+    """What the campaign may still spend on the LLM (None: no limit); checked before every
+    call the planner makes for this request and, until the next request, for its lessons."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ pauses and resumes by itself once calls succeed again. Uses no design retry."""
 UNAVAILABLE = "unavailable"
 """PlannerError category: the service is overloaded, failing or unreachable past the
 client's own retries. The design is tried again after `retry_after_s`; uses no design retry."""
+BUDGET = "budget"
+"""PlannerError category: the campaign's LLM budget is spent; no call was made."""
 
 
 class PlannerError(Exception):

@@ -30,10 +30,14 @@ from aivc.vcs.evolution import Evolution, GitCredentials, VcsError, commit_messa
 
 class Versioner:
     def __init__(self, spec: CampaignSpec, store: ExperimentStore, run_dir: Path,
-                 say: Callable[[str], None], credentials: GitCredentials | None = None) -> None:
+                 say: Callable[[str], None], credentials: GitCredentials | None = None,
+                 uid: str | None = None) -> None:
+        """`uid` (the operator passes the Campaign's) keys the repository and tags, so a
+        Campaign created again under an old name never meets the old one's versions; a
+        local run dir is its campaign's alone, so local mode keys by name."""
         self.spec, self.store, self.say = spec, store, say
         self.evolution = Evolution.for_campaign(spec.name, spec.git_branch, run_dir, spec.git_repo,
-                                                credentials=credentials)
+                                                credentials=credentials, uid=uid)
 
     def adopt(self, doc: ExperimentDoc) -> ExperimentDoc:
         """Commit a newly adopted experiment and say so."""

@@ -5,7 +5,8 @@ This subclass adds the API-server behaviour the operator and kopf rely on and th
 cluster always provides, so the code under test meets no shortcut a cluster would refuse:
 
 - metadata the server owns: `uid`, `resourceVersion` (bumped on every change; kopf's JSON
-  patches test it), `creationTimestamp`, `generation`, names from `generateName`;
+  patches test it), `creationTimestamp`, `generation` (bumped by a merge patch that changes
+  the spec), names from `generateName`;
 - a merge patch carrying `metadata.resourceVersion` fails with 409 when it is stale;
 - the status subresource: `/status` patches change only `status`, others never do;
 - equality label selectors on list and watch;
@@ -93,6 +94,19 @@ def _pointer(doc: Any, path: str) -> Any:
         else:
             return None
     return doc
+
+
+def _merged(target: Any, patch: Any) -> Any:
+    """A JSON merge patch (RFC 7386) applied to a copy of `target`."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merged(out.get(key), value)
+    return out
 
 
 def _now() -> str:
@@ -250,6 +264,9 @@ class ApiServer(kmock.KubernetesEmulator):
         elif "status" in getattr(info, "subresources", ()):
             request.data.pop("status", None)
         request.data.setdefault("metadata", {})["resourceVersion"] = version
+        spec = request.data.get("spec")
+        if spec is not None and _merged(current.get("spec"), spec) != current.get("spec"):
+            request.data["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
         notes = request.data["metadata"].get("annotations")
         if isinstance(notes, dict) and notes:
             manager = request.params.get("fieldManager") or request.headers.get("User-Agent", "")

@@ -76,15 +76,17 @@ class Evolution:
 
     @classmethod
     def for_campaign(cls, campaign: str, branch: str, run_dir: Path, repo: str | None = None, *,
-                     credentials: GitCredentials | None = None) -> Evolution:
+                     credentials: GitCredentials | None = None, uid: str | None = None) -> Evolution:
         """The default repo inside the run dir, a configured local path, or a remote URL
-        (cloned into the run dir, pushed to with `credentials` when given)."""
+        (cloned into the run dir, pushed to with `credentials` when given). With a `uid`,
+        the default repo, the clone and the tags are named `<campaign>-<uid[:8]>`."""
+        key = f"{campaign}-{uid[:8]}" if uid else campaign
         if not repo:
-            return cls(run_dir / "evolution" / f"{campaign}.git", branch, campaign)
+            return cls(run_dir / "evolution" / f"{key}.git", branch, key)
         if _URL.match(repo):
-            return cls(run_dir / "evolution-remote" / campaign, branch, campaign, shared=True,
+            return cls(run_dir / "evolution-remote" / key, branch, key, shared=True,
                        remote_url=repo, credentials=credentials)
-        return cls(Path(repo).expanduser(), branch, campaign, shared=True)
+        return cls(Path(repo).expanduser(), branch, key, shared=True)
 
     def tag_name(self, version: int) -> str:
         return f"{self.campaign}/v{version}" if self.shared else f"v{version}"
@@ -111,11 +113,19 @@ class Evolution:
 
     def commit_version(self, version: int, source: str, results_json: str,
                        message: str) -> VersionCommit:
-        """Commit `source` and `results_json` as version N on the branch and tag it."""
+        """Commit `source` and `results_json` as version N on the branch and tag it.
+
+        A tag already there with this very codec is the same version (a resumed run); one
+        with another codec is an error, never silently taken for this version.
+        """
         tag = self.tag_name(version)
         try:
             existing = self._tagged(tag)
             if existing:
+                if self._codec_at(existing) != source.encode():
+                    raise VcsError(f"tag {tag} already exists in {self.remote_url or self.path} "
+                                   f"with another codec (commit {existing[:12]}): refusing to "
+                                   f"take it for this version; remove the tag or use another repo")
                 return VersionCommit(version, tag, existing, created=False)
             sha = self._commit(source, results_json, message)
             self.repo.create_tag(tag, ref=sha)
@@ -138,6 +148,12 @@ class Evolution:
         if ref not in {r.path for r in self.repo.tags}:
             return None
         return str(self.repo.tags[tag].commit.hexsha)
+
+    def _codec_at(self, sha: str) -> bytes | None:
+        try:
+            return bytes(self.repo.commit(sha).tree["codec.py"].data_stream.read())
+        except KeyError:
+            return None
 
     def _store(self, kind: str, raw: bytes) -> bytes:
         return bytes(self.repo.odb.store(IStream(kind, len(raw), io.BytesIO(raw))).binsha)
