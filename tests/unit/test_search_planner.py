@@ -11,7 +11,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.codec import space
 from aivc.research.phases import Failure
 from aivc.research.planning import DesignRequest, Outcome, ParentCodec
-from aivc.research.search_planner import SearchPlanner, canonical
+from aivc.research.search_planner import SearchPlanner, ask_tpe, canonical
 
 SPEC = CampaignSpec.from_manifest({"kind": "Campaign", "metadata": {"name": "c"},
                                    "spec": {"dataset": {"clips": ["carphone:10"]}, "seed": 7}})
@@ -134,10 +134,9 @@ def test_proposals_never_move_a_parameter_whose_condition_does_not_hold():
 
 
 def test_tpe_samples_a_conditional_parameter_only_when_its_condition_holds():
-    planner = SearchPlanner(SPEC)
     base = {**space.defaults(), "MBTREE": False}
     trials = [({**base, "QP": 20 + i}, float(i)) for i in range(6)]
     for seed in range(5):
-        params = planner._ask_tpe(trials, base, ["MBTREE_STRENGTH", "QP"], seed)
+        params = ask_tpe(space.template_space(), trials, base, ["MBTREE_STRENGTH", "QP"], seed)
         assert params["MBTREE_STRENGTH"] == base["MBTREE_STRENGTH"]
         assert params["MBTREE"] is False

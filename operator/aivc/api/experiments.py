@@ -203,6 +203,27 @@ class CommitRecord:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Who designed an experiment (`status.origin`): the LLM writing a program, the search
+    tuning the declared parameters of one (`family`: the sequence of the experiment whose
+    program it tunes), or the base codec."""
+
+    planner: str
+    """llm | search | base (the baseline)."""
+    family: int | None = None
+    model: str | None = None
+
+    @classmethod
+    def parse(cls, doc: Any) -> Origin | None:
+        d = mapping(doc)
+        return cls(str(d["planner"]), integer(d.get("family")), text(d.get("model"))) \
+            if d.get("planner") else None
+
+    def to_json(self) -> Json:
+        return compact({"planner": self.planner, "family": self.family, "model": self.model}) or {}
+
+
+@dataclass(frozen=True)
 class FailedDesign:
     """A design this experiment replaced after it failed (kept for the record)."""
 
@@ -230,6 +251,7 @@ class ExperimentStatus:
     generation: int = 0
     """Candidates designed so far; sandbox Jobs are named after it."""
     params: Mapping[str, Any] | None = None
+    origin: Origin | None = None
     cost_usd: float = 0.0
     """LLM spend of this experiment: the sum of `llm_calls`."""
     llm_calls: tuple[LLMCall, ...] = ()
@@ -291,7 +313,7 @@ STATUS_KEYS = {
     "phase": "phase", "attempts": "attempts", "last_error": "lastError", "verdict": "verdict",
     "version": "version", "human_reason": "humanReason", "human_note": "humanNote",
     "has_results": "hasResults", "start_time": "startTime", "phase_since": "phaseSince",
-    "completion_time": "completionTime", "generation": "generation", "params": "params",
+    "completion_time": "completionTime", "generation": "generation", "params": "params", "origin": "origin",
     "cost_usd": "costUSD", "llm_calls": "llmCalls", "jobs": "jobs", "validation": "validation", "execution": "execution",
     "results": "results", "results_source": "resultsSource", "cascade": "cascade",
     "hold": "hold", "metrics": "metrics",
@@ -333,6 +355,7 @@ def parse_experiment_status(doc: Any) -> ExperimentStatus:
         completion_time=text(s.get("completionTime")),
         generation=integer(s.get("generation"), 0) or 0,
         params=dict(s["params"]) if isinstance(s.get("params"), Mapping) else None,
+        origin=Origin.parse(s.get("origin")),
         cost_usd=number(s.get("costUSD")) or 0.0,
         llm_calls=tuple(_llm_call(c) for c in s.get("llmCalls") or [] if isinstance(c, Mapping)),
         jobs={str(k): str(v) for k, v in mapping(s.get("jobs")).items()},
@@ -411,6 +434,7 @@ _SERIALIZERS: dict[str, Any] = {
     "failed_designs": lambda v: [_failed_design_json(f) for f in v] or None,
     "jobs": lambda v: dict(v) or None,
     "params": dict,
+    "origin": lambda v: v.to_json(),
     "results": dict,
     "cost_usd": lambda v: round(float(v), 6),
     "hold": lambda v: compact({"category": v.category, "message": v.message, "until": v.until,
@@ -490,7 +514,7 @@ class ExperimentDoc:
 
 
 _INDEXED_STATUS = ("phase", "verdict", "version", "humanReason", "hasResults", "startTime",
-                   "phaseSince", "completionTime", "generation", "params", "costUSD", "metrics",
+                   "phaseSince", "completionTime", "generation", "params", "origin", "costUSD", "metrics",
                    "commit", "conditions", "learned")
 
 

@@ -127,6 +127,8 @@ class LLMSpec:
     """Role (design, analysis, review) → model, for the roles that do not use `model`."""
     prices: dict[str, ModelPrice] = field(default_factory=dict)
     prompt_budget_tokens: int = 60_000
+    design_models: tuple[str, ...] = ()
+    """Hybrid planner: the models a bandit chooses among for design calls (empty: one)."""
 
     def model_for(self, role: str) -> str:
         """The model of a role; `repair` is a design."""
@@ -134,7 +136,8 @@ class LLMSpec:
 
     def models_in_use(self) -> tuple[str, ...]:
         """Every model a role writes with (design first), each once."""
-        return tuple(dict.fromkeys(self.model_for(r) for r in ("design", "analysis", "review")))
+        return tuple(dict.fromkeys([*(self.design_models or (self.model_for("design"),)),
+                                    self.model_for("analysis"), self.model_for("review")]))
 
     @classmethod
     def parse(cls, llm: dict[str, Any]) -> LLMSpec:
@@ -146,7 +149,8 @@ class LLMSpec:
         return cls(llm["model"], llm["maxTokens"], llm["reviewEvery"], secret.get("name"),
                    secret.get("key", "api-key"),
                    models={r: str(m) for r, m in (llm.get("models") or {}).items() if m},
-                   prices=prices, prompt_budget_tokens=int(llm["promptBudgetTokens"]))
+                   prices=prices, prompt_budget_tokens=int(llm["promptBudgetTokens"]),
+                   design_models=tuple(dict.fromkeys(str(m) for m in llm.get("designModels") or ())))
 
 
 def _float(value: Any) -> float | None:
@@ -210,6 +214,13 @@ class CampaignSpec:
     git_credentials: SecretRef | None
     finish_report: bool
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    search_per_design: int = 4
+    """Hybrid planner: search experiments over each LLM program's declared parameters."""
+
+    @property
+    def uses_llm(self) -> bool:
+        """The planner calls the Messages API (llm, hybrid): it needs a key and is priced."""
+        return self.planner in ("llm", "hybrid")
 
     @classmethod
     def from_manifest(cls, doc: dict[str, Any]) -> CampaignSpec:
@@ -250,6 +261,7 @@ class CampaignSpec:
             git_repo=git.get("repo"), git_branch=git["branch"],
             git_credentials=_secret_ref(git.get("credentialsSecret")),
             finish_report=s["finishUp"]["report"], raw=doc,
+            search_per_design=int((s.get("hybrid") or {}).get("searchPerDesign", 4)),
         )
 
 

@@ -286,6 +286,11 @@ def _declared(name: str, value: Value, note: str, known: set[str]) -> Param:
                  when=when)
 
 
+def declares(source: str) -> bool:
+    """Whether a source has a PARAMETERS block at all (then it must parse)."""
+    return any(line.strip() == BEGIN for line in source.splitlines())
+
+
 def parse_space(source: str) -> DesignSpace:
     """The design space a source declares in its PARAMETERS block."""
     lines, begin, end = _block(source)

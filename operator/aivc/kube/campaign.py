@@ -79,7 +79,7 @@ class CampaignDriver:
         started = parse_campaign_status(self.status).start_time
         metrics.campaign_started(self.name, ctx.spec.budget.max_cost_usd, namespace=self.namespace,
                                  started_at=parse_time(started).timestamp() if started else None,
-                                 llm_models=ctx.spec.llm.models_in_use() if ctx.spec.planner == "llm" else ())
+                                 llm_models=ctx.spec.llm.models_in_use() if ctx.spec.uses_llm else ())
         while not stopped:
             ctx = await self._context()  # the live body: a changed spec applies at once
             try:

@@ -145,7 +145,7 @@ class OperatorMemo(kopf.Memo):
 
     async def _settings_for(self, spec: CampaignSpec) -> settings_mod.Settings:
         """The LLM key comes from the Secret the Campaign names, never from the environment."""
-        if spec.planner != "llm":
+        if not spec.uses_llm:
             return self.settings
         if not spec.llm.secret_name:
             raise ManifestError("spec.llm.apiKeySecret: the llm planner needs a Secret with the API key")

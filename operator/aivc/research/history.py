@@ -30,6 +30,7 @@ def outcome_of(exp: ExperimentDoc) -> Outcome | None:
         bd_rate_vs_best=metrics.bd_rate_vs_best if metrics else None,
         metrics=metrics, error=status.last_error if failed else None, lesson=status.lesson,
         reason=status.cascade.stopped_early or (status.analysis.reason if status.analysis else None),
+        origin=status.origin, cost_usd=status.cost_usd,
     )
 
 

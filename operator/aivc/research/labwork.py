@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from aivc.api.documents import (
     FailedDesign,
     Hold,
     LLMCall,
+    Origin,
     RunSummary,
     parse_version,
     version_name,
@@ -63,6 +65,7 @@ from aivc.research.planning import (
     Planner,
     PlannerError,
     Proposal,
+    TunableProgram,
 )
 from aivc.store.base import ExperimentStore
 from aivc.store.local import LocalStore
@@ -107,7 +110,8 @@ class Lab:
         spec = {"hypothesis": proposal.hypothesis, "rationale": proposal.rationale or None,
                 "parent_version": version_name(proposal.parent_version),
                 "codec": CodecRef(sha256=sha)}
-        fields: dict[str, Any] = {"params": proposal.params, **_booked(exp, proposal.calls)}
+        fields: dict[str, Any] = {"params": proposal.params, **_booked(exp, proposal.calls),
+                                  "origin": proposal.origin or Origin(self.planner.name)}
         if action.repair is not None:
             fields["failed_designs"] = _failed_designs(exp)
         return Work(Designed(), fields, spec)
@@ -125,7 +129,8 @@ class Lab:
                 raise AivcError(f"spec.baseCodec: unknown codec {base!r} ({exc})") from None
         params = _params_of(source)
         return Proposal(source=source, parent_version=None, params=params or None,
-                        hypothesis=f"Baseline: the base codec {base!r} as it is.")
+                        hypothesis=f"Baseline: the base codec {base!r} as it is.",
+                        origin=Origin("base"))
 
     def _request(self, exp: ExperimentDoc, action: RequestDesign,
                  experiments: Sequence[ExperimentDoc]) -> DesignRequest:
@@ -148,7 +153,36 @@ class Lab:
             known=self._known(exp, experiments),
             previous_parent=self._previous_parent(exp, done, results) if action.repair else None,
             mistakes=tuple(f.error for f in exp.status.failed_designs if f.error is not None),
-            budget_left_usd=self.spec.budget.max_cost_usd - history.spent_usd(experiments))
+            budget_left_usd=self.spec.budget.max_cost_usd - history.spent_usd(experiments),
+            tunable=self._tunable(exp, experiments) if self.spec.planner == "hybrid" else (),
+            failed_origin=exp.status.origin if action.repair else None,
+            in_flight=tuple(e.status.origin for e in experiments if e.name != exp.name
+                            and not e.status.finished and e.status.origin is not None))
+
+    def _tunable(self, exp: ExperimentDoc, experiments: Sequence[ExperimentDoc],
+                 recent: int = 3) -> tuple[TunableProgram, ...]:
+        """The `recent` newest LLM programs that declare parameters, with their trials:
+        the program itself (its declared defaults) and every search experiment over it."""
+        out: list[TunableProgram] = []
+        for e in sorted(experiments, key=lambda e: -e.sequence):
+            origin = e.status.origin
+            if e.name == exp.name or origin is None or origin.planner != "llm" or not e.status.params:
+                continue
+            family = [e, *(x for x in experiments if x.name != exp.name and x.status.origin
+                           and x.status.origin.planner == "search"
+                           and x.status.origin.family == e.sequence)]
+            trials = tuple((dict(x.status.params or {}), _score(x)) for x in family
+                           if x.status.finished and x.status.params)
+            source = self.store.get_source(e.name)
+            if source is None:
+                continue
+            out.append(TunableProgram(
+                e.sequence, source, parse_version(e.spec.parent_version),
+                defaults=dict(e.status.params), own_score=_score(e) if e.status.finished else None,
+                trials=trials, in_flight=sum(1 for x in family[1:] if not x.status.finished)))
+            if len(out) >= recent:
+                break
+        return tuple(out)
 
     def _previous_parent(self, exp: ExperimentDoc, done: Sequence[ExperimentDoc],
                          results: Callable[[str], EvaluationResult | None]) -> ParentCodec | None:
@@ -211,19 +245,30 @@ class Lab:
         err = result.first_error()
         if err is not None:
             return Work(ValidationFailed(err.category, err.describe()), summary)
-        return self.unless_repeated(exp, Work(ValidationPassed(), summary), experiments)
+        return self.after_validation(exp, Work(ValidationPassed(), summary), experiments)
 
-    def unless_repeated(self, exp: ExperimentDoc, work: Work,
+    def after_validation(self, exp: ExperimentDoc, work: Work,
                         experiments: Sequence[ExperimentDoc]) -> Work:
-        """A passed validation whose bitstreams equal an earlier experiment's is a
-        `duplicate`: the LLM is told and designs anew, nothing is evaluated twice.
+        """The trusted side's checks of a passed validation: a PARAMETERS block that does
+        not parse is a `contract` failure (the search could not tune it), and bitstreams
+        equal to an earlier experiment's are a `duplicate`: the LLM is told and designs
+        anew, nothing is evaluated twice.
 
-        Only for the LLM planner: the search planner's parameters often change nothing on
-        the 4-frame validation clip (search range, GOP) yet do on the real clips, and it
-        never proposes the same parameters twice anyway.
+        Only for programs the LLM wrote (`status.origin`): a search's parameters often
+        change nothing on the 4-frame validation clip (search range, GOP) yet do on the
+        real clips, and a search never proposes the same parameters twice anyway.
         """
+        if isinstance(work.event, ValidationPassed):
+            source = self.store.get_source(exp.name) or ""
+            if space.declares(source):
+                try:
+                    space.parse_space(source)
+                except space.DesignSpaceError as exc:
+                    return Work(ValidationFailed("contract", f"the PARAMETERS block: {exc}"),
+                                work.status)
         report = work.status.get("validation")
-        if self.spec.planner != "llm" or not isinstance(work.event, ValidationPassed) \
+        origin = exp.status.origin
+        if origin is None or origin.planner != "llm" or not isinstance(work.event, ValidationPassed) \
                 or not isinstance(report, RunSummary) or not report.bitstreams:
             return work
         earlier = ((e.name, e.status.validation.bitstreams)
@@ -329,6 +374,13 @@ def _within(result: EvaluationResult, limit: int, setting: str) -> EvaluationRes
             "timeout", f"the sandbox run took {result.wall_seconds:.0f} s, over the campaign's "
                        f"{setting} of {limit} s", "evaluate"))
     return result
+
+
+def _score(exp: ExperimentDoc) -> float | None:
+    """The BD-rate a finished experiment was scored at (None: failed or never scored)."""
+    metrics = exp.status.metrics
+    value = metrics.bd_rate if metrics is not None else None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _booked(exp: ExperimentDoc, calls: tuple[LLMCall, ...]) -> dict[str, Any]:

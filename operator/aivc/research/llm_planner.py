@@ -89,6 +89,10 @@ def price_book(spec: CampaignSpec) -> PriceBook:
             raise UnknownModelError(f"{where}: model {model!r} has no known price; pick a model "
                                     f"the planner knows (e.g. claude-sonnet-5-5) or set "
                                     f"spec.llm.prices[{model!r}] (inputPerMTok, outputPerMTok)")
+    for model in spec.llm.design_models:
+        if not book.knows(model):
+            raise UnknownModelError(f"spec.llm.designModels: model {model!r} has no known price; "
+                                    f"set spec.llm.prices[{model!r}] or drop it")
     return book
 
 
@@ -116,6 +120,8 @@ class LLMPlanner:
         self._outcomes: list[Outcome] = []
         self._hypotheses: dict[int, str] = {}
         self._best_source: tuple[int, str] | None = None
+        self._design_model: str | None = None
+        self._findings: str | None = None
         self._budget: tuple[float, float] | None = None
         """(what the last request said is left, this planner's spend at that moment)."""
         self._system_text = prompting.system_text(spec)
@@ -149,6 +155,8 @@ class LLMPlanner:
 
     def _ask_for(self, role: str, tool: str, max_tokens: int) -> Ask:
         model = self.spec.llm.model_for(role)
+        if role in ("design", "repair") and self._design_model:
+            model = self._design_model
         known = card(model)
         configured = next((p for m, p in self.spec.llm.prices.items()
                            if model_key(m) == model_key(model)), None)
@@ -186,10 +194,14 @@ class LLMPlanner:
 
     # ---- propose ---------------------------------------------------------------------------
 
-    def propose(self, request: DesignRequest) -> Proposal:
+    def propose(self, request: DesignRequest, *, model: str | None = None,
+                findings: str | None = None) -> Proposal:
+        """A candidate from the model. The hybrid planner names the design `model` its
+        bandit chose and adds `findings` (what the search learned) to the prompt."""
         book = CallBook(self.prices)
         if request.budget_left_usd is not None:
             self._budget = (request.budget_left_usd, self.ledger.spent_usd)
+        self._design_model, self._findings = model, findings
         try:
             proposal = self._propose(request, book)
         except PlannerError as exc:
@@ -209,10 +221,12 @@ class LLMPlanner:
         else:
             role, base = "design", parent.source
             blocks = self._design_blocks(request, parent, why)
+        task = blocks[2] + (f"\n## What the search found\n\n{self._findings.strip()}\n"
+                            if self._findings else "")
         content: list[dict[str, Any]] = [
             {"type": "text", "cache_control": CACHE_CONTROL, "text": blocks[0]},
             {"type": "text", "cache_control": CACHE_CONTROL, "text": blocks[1]},
-            {"type": "text", "text": blocks[2]}]
+            {"type": "text", "text": task}]
 
         def parse(raw: Any) -> CodecDraft:
             draft = parse_proposal(raw, base)
@@ -344,6 +358,13 @@ class LLMPlanner:
             return None
         self.review, self._review_at = review, outcome.sequence
         return review_line(review.on_track, review.question, review.new_idea)
+
+    def observe(self, outcome: Outcome) -> None:
+        """Know of an outcome without a call (a search experiment): it shows in the trend
+        the reviewer reads, and a stored lesson joins the memory."""
+        self._track(outcome)
+        if outcome.lesson:
+            self._remember(outcome.lesson, outcome.sequence)
 
     def _track(self, outcome: Outcome) -> None:
         self._outcomes.append(outcome)

@@ -134,7 +134,7 @@ class LocalDriver:
         started = campaign.status.start_time
         metrics.campaign_started(self.name, self.spec.budget.max_cost_usd, namespace=LOCAL_NS,
                                  started_at=parse_time(started).timestamp() if started else None,
-                                 llm_models=self.spec.llm.models_in_use() if self.spec.planner == "llm" else ())
+                                 llm_models=self.spec.llm.models_in_use() if self.spec.uses_llm else ())
         self.anchors = anchoring.campaign_anchors(self.spec, self.cache_dir, progress=self.progress)
         anchoring.save(self.run_dir, self.name, self.anchors)
         lab = self.lab = Lab(self.spec, self.store, self.planner, self.anchors, self.cache_dir,

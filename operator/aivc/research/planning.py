@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aivc.api.documents import Failure, LLMCall, Metrics
+from aivc.api.documents import Failure, LLMCall, Metrics, Origin
 from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
 from aivc.research.evidence import ChangeEvidence, KnownProgram, LabFacts, Program, RDPoint
@@ -61,6 +61,34 @@ class Outcome:
     """Why it was adopted or rejected (the adoption rule's words, or why it stopped early)."""
     evidence: ChangeEvidence | None = None
     """The change and both RD tables, when the driver loaded them (`Lab.outcome_of`)."""
+    origin: Origin | None = None
+    """Which planner designed it, for which program, with which model."""
+    cost_usd: float = 0.0
+    """What its LLM calls cost (the hybrid planner's bandit weighs gains by it)."""
+
+
+@dataclass(frozen=True)
+class TunableProgram:
+    """A program the LLM wrote that declares tunable parameters, and how tuning it went.
+
+    `trials` are (params, BD-rate or None when it failed) of every finished experiment of
+    the family: the program as written (its declared defaults, `defaults`) and the search
+    experiments over it; `in_flight` counts search experiments over it not finished yet.
+    """
+
+    sequence: int
+    source: str
+    parent_version: int | None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    own_score: float | None = None
+    """The program's BD-rate as written (None: not measured yet, or it failed)."""
+    trials: tuple[tuple[dict[str, Any], float | None], ...] = ()
+    in_flight: int = 0
+
+    @property
+    def searched(self) -> int:
+        """Search experiments over it, finished or in flight."""
+        return sum(1 for p, _ in self.trials if p != self.defaults) + self.in_flight
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,12 @@ class DesignRequest:
     budget_left_usd: float | None = None
     """What the campaign may still spend on the LLM (None: no limit); checked before every
     call the planner makes for this request and, until the next request, for its lessons."""
+    tunable: tuple[TunableProgram, ...] = ()
+    """The most recent LLM programs with declared parameters, newest first (hybrid planner)."""
+    failed_origin: Origin | None = None
+    """Who designed the candidate being repaired."""
+    in_flight: tuple[Origin, ...] = ()
+    """Who designed the other experiments not finished yet (the bandit counts their models)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +134,7 @@ class Proposal:
     params: dict[str, Any] | None = None
     calls: tuple[LLMCall, ...] = ()
     """The calls that produced it (failed attempts included)."""
+    origin: Origin | None = None
 
     @property
     def cost_usd(self) -> float:
@@ -161,12 +196,12 @@ class Planner(Protocol):
 
 
 def make_planner(spec: CampaignSpec, settings: Settings) -> Planner:
-    """`search` (the default, no key) or `llm` (needs an Anthropic API key)."""
+    """`search` (the default, no key), `llm` or `hybrid` (both need an Anthropic API key)."""
     if spec.planner == "search":
         from aivc.research.search_planner import SearchPlanner
 
         return SearchPlanner(spec)
-    if spec.planner == "llm":
+    if spec.planner in ("llm", "hybrid"):
         if not settings.llm.api_key:
             raise AivcError(
                 f"campaign {spec.name} uses the llm planner but no Anthropic API key is set: "
@@ -174,5 +209,10 @@ def make_planner(spec: CampaignSpec, settings: Settings) -> Planner:
                 "`spec.planner: search` to use the built-in search planner, which needs no key")
         from aivc.research.llm_planner import LLMPlanner
 
-        return LLMPlanner(spec, settings.llm)
-    raise AivcError(f"spec.planner: unknown planner {spec.planner!r} (use search or llm)")
+        llm = LLMPlanner(spec, settings.llm)
+        if spec.planner == "llm":
+            return llm
+        from aivc.research.hybrid_planner import HybridPlanner
+
+        return HybridPlanner(spec, llm)
+    raise AivcError(f"spec.planner: unknown planner {spec.planner!r} (use search, llm or hybrid)")

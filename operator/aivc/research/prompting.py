@@ -69,7 +69,10 @@ def _f(value: float | None, spec: str) -> str:
 def system_text(spec: CampaignSpec) -> str:
     goal = (f"a BD-rate below {spec.target_bd_rate}% against {spec.anchor}"
             if spec.target_bd_rate is not None else f"the lowest BD-rate against {spec.anchor}")
-    return render("system", goal=goal, rule=rule_text(spec).strip())
+    text = render("system", goal=goal, rule=rule_text(spec).strip())
+    if spec.planner == "hybrid":
+        text += "\n" + render("tunable", count=spec.search_per_design)
+    return text
 
 
 def rule_text(spec: CampaignSpec) -> str:

@@ -84,18 +84,18 @@ def _tidy(params: Params) -> Params:
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params.items()}
 
 
-def live(params: Params) -> Params:
+def live(params: Params, designs: space.DesignSpace | None = None) -> Params:
     """The active parameters of a complete design, inactive ones left out."""
-    designs = space.template_space()
+    designs = designs or space.template_space()
     active = {p.name for p in designs.active(params)}
     return {k: v for k, v in designs.canonical(params).items() if k in active}
 
 
-def canonical(params: Params) -> str:
+def canonical(params: Params, designs: space.DesignSpace | None = None) -> str:
     """A key under which equal designs compare equal: inactive parameters do not count,
     floats to 4 significant digits."""
     with contextlib.suppress(space.DesignSpaceError):  # else not a point of today's space
-        params = live(params)
+        params = live(params, designs)
     norm = {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in sorted(params.items())}
     return json.dumps(norm, sort_keys=True, default=str)
 
@@ -105,10 +105,10 @@ def seed_for(*parts: Any) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def _fits(params: Params) -> bool:
-    """Whether a recorded design is a complete point of today's space (Optuna needs that)."""
+def fits(params: Params, designs: space.DesignSpace | None = None) -> bool:
+    """Whether a recorded design is a complete point of the space (Optuna needs that)."""
     try:
-        designs = space.template_space()
+        designs = designs or space.template_space()
         return set(designs.validate(params)) == set(designs.names)
     except space.DesignSpaceError:
         return False
@@ -166,7 +166,7 @@ class SearchPlanner:
         """(params, BD-rate or None for failed/unscored) of every finished experiment."""
         for outcome in history:
             params = outcome.params
-            if not params or not _fits(params):  # e.g. the baseline, intra-dct: no block
+            if not params or not fits(params):  # e.g. the baseline, intra-dct: no block
                 continue
             value = outcome.bd_rate if outcome.bd_rate is not None and math.isfinite(outcome.bd_rate) \
                 else None
@@ -188,64 +188,10 @@ class SearchPlanner:
         if canonical(first) not in seen:
             return first, "the template's defaults (its hand-set design)"
         measured = [(p, v) for p, v in trials if v is not None]
-        start = base if base and _fits(base) else (self._best(measured) or first)
-        use_tpe = len(measured) >= 2 and sequence % MUTATE_EVERY != 0
-        for tries in range(MAX_TRIES):
-            if use_tpe and tries < 3:
-                names = [p.name for p in space.template_space().active(start)]
-                free = sorted(str(n) for n in rng.choice(names, size=min(TPE_FREE, len(names)),
-                                                          replace=False))
-                params = self._ask_tpe(trials, start, free, seed_for(self.seed, sequence, attempt, tries))
-                how = f"TPE over {', '.join(free)} (the rest as in the parent)"
-            else:
-                params, how = self._mutate(start, rng), "a local mutation of the parent"
-            params = _tidy(space.template_space().canonical(params))
-            if canonical(params) not in seen:
-                return params, how
-        raise PlannerError(f"no new design found in {MAX_TRIES} tries", category="planner")
-
-    def _ask_tpe(self, trials: list[tuple[Params, float | None]], best: Params, free: list[str],
-                 seed: int) -> Params:
-        """TPE told every trial so far (their active parameters), sampling `free` with the
-        others fixed to `best`, define-by-run so conditions decide what is sampled."""
-        designs = space.template_space()
-        fixed = {k: v for k, v in best.items() if k not in free}
-        with warnings.catch_warnings():  # stable for years, still labelled experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS,
-                                             multivariate=True, group=True)
-            sampler = optuna.samplers.PartialFixedSampler(fixed, tpe)
-        study = optuna.create_study(direction="minimize", sampler=sampler)
-        for params, value in trials:
-            active = live(params)
-            state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
-            study.add_trial(optuna.trial.create_trial(
-                params=active, value=value, state=state,
-                distributions={n: distribution(designs.by_name[n]) for n in active}))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            trial = study.ask()
-            chosen: Params = {}
-            for param in designs.params:
-                if param.active({**best, **chosen}):
-                    chosen[param.name] = suggest(trial, param)
-        return {**best, **chosen}
-
-    @staticmethod
-    def _best(measured: list[tuple[Params, float]]) -> Params | None:
-        return dict(min(measured, key=lambda pv: pv[1])[0]) if measured else None
-
-    def _mutate(self, params: Params, rng: np.random.Generator) -> Params:
-        """Change one (sometimes two) active parameters to a neighbouring value: with two
-        dozen parameters, most random moves hurt, so one at a time learns the most."""
-        out = dict(params)
-        active = space.template_space().active(out)
-        count = 2 if rng.random() < PAIR_MUTATION else 1
-        chosen = rng.choice(len(active), size=min(len(active), count), replace=False)
-        for index in chosen:
-            param = active[int(index)]
-            out[param.name] = _neighbour(param, out.get(param.name, param.default), rng)
-        return out
+        start = base if base and fits(base) else (best_of(measured) or first)
+        return explore(space.template_space(), trials, seen, start,
+                       (self.seed, sequence, attempt), use_tpe=len(measured) >= 2
+                       and sequence % MUTATE_EVERY != 0, rng=rng)
 
     def _base_params(self, parent: ParentCodec | None) -> Params | None:
         if parent is None:
@@ -256,6 +202,72 @@ class SearchPlanner:
             return dict(space.read_params(parent.source))
         except space.DesignSpaceError:  # written by hand or by an LLM: no parameter block
             return None
+
+
+def best_of(measured: list[tuple[Params, float]]) -> Params | None:
+    """The design with the lowest BD-rate."""
+    return dict(min(measured, key=lambda pv: pv[1])[0]) if measured else None
+
+
+def explore(designs: space.DesignSpace, trials: list[tuple[Params, float | None]], seen: set[str],
+            start: Params, seed: tuple[Any, ...], *, use_tpe: bool,
+            rng: np.random.Generator) -> tuple[Params, str]:
+    """A design of `designs` not in `seen`: TPE over a few parameters (the rest as in
+    `start`) when `use_tpe`, else a local mutation of `start`. The search planner explores
+    the template's space with it, the hybrid planner the space an LLM program declares."""
+    for tries in range(MAX_TRIES):
+        if use_tpe and tries < 3:
+            names = [p.name for p in designs.active(start)]
+            free = sorted(str(n) for n in rng.choice(names, size=min(TPE_FREE, len(names)),
+                                                      replace=False))
+            params = ask_tpe(designs, trials, start, free, seed_for(*seed, tries))
+            how = f"TPE over {', '.join(free)} (the rest as in the parent)"
+        else:
+            params, how = mutate(designs, start, rng), "a local mutation of the parent"
+        params = _tidy(designs.canonical(params))
+        if canonical(params, designs) not in seen:
+            return params, how
+    raise PlannerError(f"no new design found in {MAX_TRIES} tries", category="planner")
+
+
+def ask_tpe(designs: space.DesignSpace, trials: list[tuple[Params, float | None]], best: Params,
+            free: list[str], seed: int) -> Params:
+    """TPE told every trial so far (their active parameters), sampling `free` with the
+    others fixed to `best`, define-by-run so conditions decide what is sampled."""
+    fixed = {k: v for k, v in best.items() if k not in free}
+    with warnings.catch_warnings():  # stable for years, still labelled experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS,
+                                         multivariate=True, group=True)
+        sampler = optuna.samplers.PartialFixedSampler(fixed, tpe)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    for params, value in trials:
+        active = live(params, designs)
+        state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
+        study.add_trial(optuna.trial.create_trial(
+            params=active, value=value, state=state,
+            distributions={n: distribution(designs.by_name[n]) for n in active}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        trial = study.ask()
+        chosen: Params = {}
+        for param in designs.params:
+            if param.active({**best, **chosen}):
+                chosen[param.name] = suggest(trial, param)
+    return {**best, **chosen}
+
+
+def mutate(designs: space.DesignSpace, params: Params, rng: np.random.Generator) -> Params:
+    """Change one (sometimes two) active parameters to a neighbouring value: with two
+    dozen parameters, most random moves hurt, so one at a time learns the most."""
+    out = dict(params)
+    active = designs.active(out)
+    count = 2 if rng.random() < PAIR_MUTATION else 1
+    chosen = rng.choice(len(active), size=min(len(active), count), replace=False)
+    for index in chosen:
+        param = active[int(index)]
+        out[param.name] = _neighbour(param, out.get(param.name, param.default), rng)
+    return out
 
 
 def _neighbour(param: Any, value: Any, rng: np.random.Generator) -> Any:

@@ -77,7 +77,8 @@ def new_document(kind: str, name: str, spec: dict[str, Any], *, owner: dict[str,
     """A CR-shaped document with the metadata an API server would add."""
     if kind not in KINDS:
         raise StoreError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
-    meta: dict[str, Any] = {"name": name, "creationTimestamp": now_iso(), "uid": str(uuid.uuid4())}
+    meta: dict[str, Any] = {"name": name, "creationTimestamp": now_iso(), "uid": str(uuid.uuid4()),
+                            "generation": 1}
     if labels:
         meta["labels"] = dict(labels)
     if owner:
