@@ -57,6 +57,12 @@ class BenchSettings:
     campaign_experiments: int = field(
         default_factory=lambda: int(os.environ.get("AIVC_BENCH_EXPERIMENTS") or 20))
     """AIVC_BENCH_EXPERIMENTS: experiments per run of the bench's campaign section."""
+    hybrid_designs: int = field(
+        default_factory=lambda: int(os.environ.get("AIVC_BENCH_HYBRID_DESIGNS") or 2))
+    """AIVC_BENCH_HYBRID_DESIGNS: LLM programs per campaign of the bench's hybrid section."""
+    hybrid_search: int = field(
+        default_factory=lambda: int(os.environ.get("AIVC_BENCH_HYBRID_SEARCH") or 4))
+    """AIVC_BENCH_HYBRID_SEARCH: the hybrid's search experiments per program there."""
 
 
 @dataclass(frozen=True)

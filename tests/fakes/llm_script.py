@@ -1,5 +1,5 @@
 """An in-process scripted `LLMClient` and the campaign, parents and lab facts the LLM planner's
-unit tests share (the SDK path is covered against `messages_server` in tests/integration)."""
+unit tests share (the SDK path is covered against `aivc.testing.messages` in tests/integration)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from aivc.research.llm_planner import LLMPlanner
 from aivc.research.local import run_campaign
 from aivc.settings import LLMSettings, PathSettings, Settings
 from aivc.store.local import LocalStore
-from tests.fakes.messages_server import FakeMessagesServer, overloaded, tool_use
+from aivc.testing.messages import FakeMessagesServer, overloaded, tool_use
 
 pytestmark = pytest.mark.slow
 clips_dir, cache_dir = localcamp.clips_dir, localcamp.cache_dir

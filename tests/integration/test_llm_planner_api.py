@@ -14,7 +14,7 @@ from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Failure
 from aivc.research.planning import DesignRequest, Outcome, ParentCodec, PlannerError
 from aivc.settings import LLMSettings
-from tests.fakes.messages_server import FakeMessagesServer, overloaded, text_only, tool_use
+from aivc.testing.messages import FakeMessagesServer, overloaded, text_only, tool_use
 
 KEY = "sk-ant-planner-test-key"
 MODEL = "claude-sonnet-4-6"

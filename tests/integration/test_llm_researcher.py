@@ -18,9 +18,7 @@ from aivc.research.llm_planner import LLMPlanner
 from aivc.research.phases import Designed, DesignFailed, Failure, RequestDesign
 from aivc.research.planning import AUTH, BUDGET, UNAVAILABLE, Outcome, PlannerError
 from aivc.settings import LLMSettings
-from tests.fakes import lab_history
-from tests.fakes.lab_history import CLIP, HELD, REJECTED, V1, experiments
-from tests.fakes.messages_server import (
+from aivc.testing.messages import (
     FakeMessagesServer,
     Recorded,
     error,
@@ -28,6 +26,8 @@ from tests.fakes.messages_server import (
     overloaded,
     tool_use,
 )
+from tests.fakes import lab_history
+from tests.fakes.lab_history import CLIP, HELD, REJECTED, V1, experiments
 
 KEY = "sk-ant-researcher-test-key"
 MODEL = "claude-sonnet-4-6"

@@ -14,7 +14,7 @@ from aivc.llm.client import AnthropicClient, LLMError
 from aivc.llm.retrying import RetryPolicy
 from aivc.observe.metrics import REGISTRY
 from aivc.settings import LLMSettings
-from tests.fakes.messages_server import (
+from aivc.testing.messages import (
     FAULTS,
     FakeMessagesServer,
     error,

@@ -26,7 +26,7 @@ import yaml
 
 from aivc.boards import dashboards, snapshots
 from aivc.boards.scraped import ScrapedRuns
-from tests.fakes.messages_server import FakeMessagesServer, tool_use
+from aivc.testing.messages import FakeMessagesServer, tool_use
 from tests.fakes.prometheus import PrometheusError, free_port, require_binaries
 
 pytestmark = pytest.mark.slow

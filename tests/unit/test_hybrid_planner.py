@@ -70,7 +70,7 @@ def planner(**extra: Any) -> tuple[HybridPlanner, FakeLLM]:
 def program(trials: list[tuple[dict[str, Any], float | None]], own: float | None = 40.0,
             seq: int = 1, source: str = PROGRAM, in_flight: int = 0) -> TunableProgram:
     defaults = dict(space.parse_space(source).defaults())
-    return TunableProgram(seq, source, 0, defaults, own,
+    return TunableProgram(seq, source, 0, defaults, own, own is not None,
                           tuple([(defaults, own), *trials]) if own is not None else tuple(trials),
                           in_flight)
 

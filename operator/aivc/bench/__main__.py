@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("quality", "anchors", "sandbox", "operator", "campaign")
+SECTIONS = ("quality", "anchors", "sandbox", "operator", "campaign", "hybrid")
 
 
 def main(argv: list[str] | None = None) -> int:

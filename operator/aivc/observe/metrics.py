@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -127,6 +127,12 @@ CAMPAIGN_START = _gauge("aivc_campaign_start_time_seconds", "Unix time the campa
 CAMPAIGN_MODEL = _gauge("aivc_campaign_model_info",
                         "1 for the model an llm-planner campaign writes with: joins the per-model "
                         "LLM series to campaigns.", [*CAMPAIGN, "model"])
+DESIGN_MODEL_PROGRAMS = _gauge("aivc_design_model_programs",
+                               "Programs each design model wrote (hybrid planner's bandit pulls).",
+                               [*CAMPAIGN, "model"])
+DESIGN_MODEL_VALUE = _gauge("aivc_design_model_value",
+                            "Hybrid planner's bandit: a model's mean reward, BD-rate points gained "
+                            "per dollar scaled to the best seen (0..1).", [*CAMPAIGN, "model"])
 RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
 
 LLM_OUTCOMES = ("ok", "rate_limited", "overloaded", "server_error", "connection_error", "client_error",
@@ -261,6 +267,14 @@ def campaign_state(campaign: str, *, namespace: str, in_phase: Mapping[str, int]
     if last_adoption is not None:
         LAST_ADOPTION.labels(*key).set(last_adoption)
     CAMPAIGN_COST.labels(*key).set(cost_usd)
+
+
+def design_models(campaign: str, arms: Iterable[tuple[str, int, float]], *, namespace: str) -> None:
+    """The bandit's state, (model, programs, value) per design model, as the documents say."""
+    key = (namespace, campaign)
+    for model, programs, value in arms:
+        DESIGN_MODEL_PROGRAMS.labels(*key, model).set(programs)
+        DESIGN_MODEL_VALUE.labels(*key, model).set(value)
 
 
 def best_version(campaign: str, anchor: str, version: int, bd_rate: float | None, kbps: float,

@@ -45,7 +45,7 @@ from aivc.api.documents import (
 from aivc.api.spec import CampaignSpec
 from aivc.api.times import iso, parse_time
 from aivc.api.types import CampaignPhase, ConditionType, Phase, Reason, Verdict
-from aivc.research import archive, history
+from aivc.research import archive, bandit, history
 from aivc.research.driving import owed
 from aivc.research.planning import AUTH
 
@@ -64,6 +64,8 @@ class Gauges:
     cost_usd: float
     paused: bool = False
     """The planner's key is refused: the campaign waits for a person to fix it."""
+    arms: tuple[bandit.Arm, ...] = ()
+    """The hybrid planner's design models, as its bandit sees them."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,17 @@ def stop_reason(spec: CampaignSpec, experiments: Sequence[ExperimentDoc], now: d
     return None
 
 
+def design_arms(spec: CampaignSpec, experiments: Sequence[ExperimentDoc]) -> tuple[bandit.Arm, ...]:
+    """The hybrid planner's design models as its bandit sees them (none for other planners)."""
+    if spec.planner != "hybrid":
+        return ()
+    models = spec.llm.design_models or (spec.llm.model_for("design"),)
+    pending = [e.status.origin.model for e in experiments if not e.status.finished
+               and e.status.origin is not None and e.status.origin.planner == "llm"
+               and e.status.origin.model]
+    return tuple(bandit.arms(models, history.outcomes(experiments), [m for m in pending if m]))
+
+
 def gauges(experiments: Sequence[ExperimentDoc], fallback_since: dt.datetime) -> Gauges:
     in_phase = Counter(e.status.phase for e in experiments if not e.status.finished)
     waiting = {e.name: parse_time(e.status.phase_since).timestamp() if e.status.phase_since
@@ -241,7 +254,8 @@ def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], n
                                   stamp))
     patch = {} if finished else _patch(old, status)  # a finished one writes `completed` instead
     state = replace(gauges(experiments, started_at), cost_usd=cost,
-                    paused=hold is not None and hold.category == AUTH)
+                    paused=hold is not None and hold.category == AUTH,
+                    arms=design_arms(spec, experiments))
     return CampaignPlan(create, status, patch, reason, finished, state, (*spec.clips, *spec.held_out))
 
 

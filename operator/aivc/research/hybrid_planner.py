@@ -29,7 +29,7 @@ import numpy as np
 from aivc.api.documents import Origin
 from aivc.api.spec import CampaignSpec
 from aivc.codec import space
-from aivc.research import bandit
+from aivc.research import bandit, duplicates
 from aivc.research.llm_planner import LLMPlanner
 from aivc.research.planning import (
     DesignRequest,
@@ -39,7 +39,16 @@ from aivc.research.planning import (
     Proposal,
     TunableProgram,
 )
-from aivc.research.search_planner import MUTATE_EVERY, best_of, canonical, explore, fits, seed_for
+from aivc.research.search_planner import (
+    MAX_TRIES,
+    MUTATE_EVERY,
+    ask_tpe,
+    best_of,
+    canonical,
+    explore,
+    fits,
+    seed_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +105,7 @@ class HybridPlanner:
     def open_program(self, tunable: tuple[TunableProgram, ...]) -> TunableProgram | None:
         """The newest measured program whose search is not done (None: ask the LLM)."""
         for program in tunable:
-            if program.own_score is not None and program.searched < self.per_design:
+            if program.ran and program.searched < self.per_design:
                 return program
         return None
 
@@ -109,16 +118,27 @@ class HybridPlanner:
             seen.add(canonical(dict(request.failed_params), designs))
         measured = [(p, v) for p, v in trials if v is not None]
         defaults = designs.defaults()
-        rng = np.random.default_rng(seed_for(request.seed, request.sequence, len(seen)))
+        known = {k.fingerprint for k in request.known}
         warm = warm_start(designs, program, request.tunable)
-        if len(measured) <= 1 and warm is not None and canonical(warm, designs) not in seen:
-            params, how = warm, "warm start: the best values other programs found for these parameters"
+        for attempt in range(MAX_TRIES):
+            seed = (request.seed, request.sequence, attempt)
+            if len(measured) <= 1 and warm is not None and canonical(warm, designs) not in seen:
+                params, how = warm, "warm start: the best values other programs found for these parameters"
+            elif len(measured) < 2:
+                params, how = spread(designs, trials, seen, seed), \
+                    "a random point of the declared ranges (too few scored settings to steer by)"
+            else:
+                start = best_of(measured) or designs.canonical(defaults)
+                params, how = explore(designs, trials, seen, start, seed,
+                                      use_tpe=len(measured) >= 3 and request.sequence % MUTATE_EVERY != 0,
+                                      rng=np.random.default_rng(seed_for(*seed)))
+            source = space.generate_source(params, base=program.source)
+            if duplicates.fingerprint(source) not in known:
+                break
+            seen.add(canonical(params, designs))  # another program already is this one
         else:
-            start = best_of(measured) or designs.canonical(defaults)
-            params, how = explore(designs, trials, seen, start, (request.seed, request.sequence),
-                                  use_tpe=len(measured) >= 3 and request.sequence % MUTATE_EVERY != 0,
-                                  rng=rng)
-        source = space.generate_source(params, base=program.source)
+            raise PlannerError(f"no setting of program #{program.sequence}'s parameters that is "
+                               f"not already a measured program in {MAX_TRIES} tries")
         change = space.describe_change(designs.canonical(defaults), params, designs)
         return Proposal(source=source, hypothesis=f"Tuning program #{program.sequence}: {change}",
                         parent_version=program.parent_version,
@@ -139,6 +159,21 @@ class HybridPlanner:
         return replace(proposal, params=params,
                        origin=Origin("llm", request.sequence,
                                      model or self.spec.llm.model_for("design")))
+
+
+def spread(designs: space.DesignSpace, trials: list[tuple[Params, float | None]], seen: set[str],
+           seed: tuple[Any, ...]) -> Params:
+    """A point drawn over every declared range (TPE samples at random until it has a few
+    trials): defaults an LLM guessed may lie far from where the score is, even outside the
+    anchor's quality range, where a local step learns nothing."""
+    start = designs.canonical(designs.defaults())
+    names = [p.name for p in designs.params]
+    for attempt in range(MAX_TRIES):
+        params = designs.canonical(ask_tpe(designs, trials, start, names, seed_for(*seed, attempt)))
+        params = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params.items()}
+        if canonical(params, designs) not in seen:
+            return params
+    raise PlannerError(f"no new setting of the declared parameters in {MAX_TRIES} tries")
 
 
 def warm_start(designs: space.DesignSpace, program: TunableProgram,

@@ -34,7 +34,7 @@ from aivc.api.documents import (
 )
 from aivc.api.spec import CampaignSpec
 from aivc.api.times import iso
-from aivc.api.types import Verdict
+from aivc.api.types import Phase, Verdict
 from aivc.codec import reference, space
 from aivc.errors import AivcError
 from aivc.evaluate.clips import ClipSpec
@@ -179,6 +179,7 @@ class Lab:
             out.append(TunableProgram(
                 e.sequence, source, parse_version(e.spec.parent_version),
                 defaults=dict(e.status.params), own_score=_score(e) if e.status.finished else None,
+                ran=e.status.finished and e.status.phase is Phase.SUCCEEDED,
                 trials=trials, in_flight=sum(1 for x in family[1:] if not x.status.finished)))
             if len(out) >= recent:
                 break

@@ -4,7 +4,10 @@ and what it scored — as markdown for the report and as a PNG.
 Parents are drawn from the archive's elites (`aivc.research.evolution`), so versions form a
 tree, not a line; the tree shows which branches paid off. Candidates that were not adopted
 are drawn as grey dots off the version they started from, so a reader sees where effort
-went and where it failed. Built from the Experiment documents alone.
+went and where it failed. With the hybrid planner, a version the LLM wrote (a structure
+change) and one a search found by tuning a program's declared parameters (a refinement)
+are told apart: in the markdown by their label, in the PNG by the edge (solid green for the
+LLM, dashed orange for the search). Built from the Experiment documents alone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ class Node:
     parent: int | None
     bd_rate: float | None
     hypothesis: str
+    made_by: str = ""
+    """llm, search, base, or "" when not recorded."""
+    family: int | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,10 @@ class Attempt:
 def versions(experiments: Sequence[ExperimentDoc]) -> list[Node]:
     """Every adopted version, in version order, with the version it was built on."""
     nodes = [Node(int(e.status.version or 0), e.sequence, parse_version(e.spec.parent_version),
-                  e.status.metrics.bd_rate if e.status.metrics else None, e.spec.hypothesis or "")
+                  e.status.metrics.bd_rate if e.status.metrics else None, e.spec.hypothesis or "",
+                  e.status.origin.planner if e.status.origin else "",
+                  e.status.origin.family if e.status.origin else None,
+                  e.status.origin.model if e.status.origin else None)
              for e in experiments if e.status.adopted]
     return sorted(nodes, key=lambda n: n.version)
 
@@ -61,6 +71,15 @@ def _children(nodes: Sequence[Node]) -> dict[int | None, list[Node]]:
     for n in nodes:
         out.setdefault(n.parent if n.parent in known else None, []).append(n)
     return out
+
+
+def _kind(node: Node) -> str:
+    """How a version came about, when the campaign recorded it."""
+    if node.made_by == "search":
+        return f" [search refinement of program #{node.family}]"
+    if node.made_by == "llm":
+        return f" [LLM structure change{f', {node.model}' if node.model else ''}]"
+    return ""
 
 
 def _score(bd: float | None) -> str:
@@ -88,7 +107,7 @@ def markdown(experiments: Sequence[ExperimentDoc]) -> list[str]:
         n = tried.get(node.version, 0)
         others = f"; {n} other candidate{'s' if n > 1 else ''} from it not adopted" if n else ""
         lines.append(f"{'  ' * depth}- **v{node.version}** (#{node.sequence}) {_score(node.bd_rate)}"
-                     f"{gain}{others}: {one_line(node.hypothesis, 120)}")
+                     f"{gain}{others}{_kind(node)}: {one_line(node.hypothesis, 120)}")
         for child in kids.get(node.version, []):
             walk(child, depth + 1)
 
@@ -118,8 +137,14 @@ def plot(path: Path, experiments: Sequence[ExperimentDoc], anchor: str) -> Path 
     for n in nodes:
         p = at.get(n.parent) if n.parent is not None else None
         if p is not None and p.bd_rate is not None and n.bd_rate is not None:
+            search = n.made_by == "search"
             ax.annotate("", xy=(n.sequence, n.bd_rate), xytext=(p.sequence, p.bd_rate),
-                        arrowprops={"arrowstyle": "->", "color": "tab:green", "lw": 1.2}, zorder=3)
+                        arrowprops={"arrowstyle": "->", "lw": 1.2,
+                                    "color": "tab:orange" if search else "tab:green",
+                                    "linestyle": "--" if search else "-"}, zorder=3)
+    if any(n.made_by == "search" for n in nodes):
+        ax.plot([], [], color="tab:green", label="LLM structure change")
+        ax.plot([], [], color="tab:orange", linestyle="--", label="search refinement")
     ax.scatter([n.sequence for n in nodes], [n.bd_rate or 0.0 for n in nodes], color="tab:green", s=30,
                zorder=4, label="adopted version")
     for n in nodes:

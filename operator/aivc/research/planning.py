@@ -81,7 +81,10 @@ class TunableProgram:
     parent_version: int | None
     defaults: dict[str, Any] = field(default_factory=dict)
     own_score: float | None = None
-    """The program's BD-rate as written (None: not measured yet, or it failed)."""
+    """The program's BD-rate as written (None: not measured yet, failed, or not scorable)."""
+    ran: bool = False
+    """The program as written passed the sandbox and was measured (scored or not: rate
+    points outside the anchor's range are what tuning is for)."""
     trials: tuple[tuple[dict[str, Any], float | None], ...] = ()
     in_flight: int = 0
 

@@ -46,6 +46,9 @@ def gauges(campaign: str, anchor: str, state: Gauges, *, namespace: str) -> None
                            waiting=state.waiting_since, since_adoption=state.since_adoption,
                            last_adoption=state.last_adoption, cost_usd=state.cost_usd,
                            paused=state.paused)
+    if state.arms:
+        metrics.design_models(campaign, [(a.model, a.programs, a.value) for a in state.arms],
+                              namespace=namespace)
     best = state.best
     m = best.status.metrics if best is not None else None
     if best is not None and m is not None and m.kbps is not None and m.psnr_yuv is not None:

@@ -18,7 +18,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.errors import AivcError
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.rdplot import Curve, plot_rd
-from aivc.research import anchoring, archive, lineage
+from aivc.research import anchoring, archive, campaigning, lineage
 from aivc.research.analysis import clip_names
 from aivc.research.display import leaderboard, one_line
 from aivc.research.story import story_lines
@@ -84,11 +84,31 @@ def _markdown(doc: CampaignDoc, spec: CampaignSpec, experiments: list[Experiment
                   f"The best versions against {', '.join(a.upper() for a in spec.anchors)} "
                   "(PSNR-YUV 6:1:1, the score's quality; rate on a log axis).", ""]
         lines += [f"![RD curves {p.stem}]({p.name})" for p in rd_pngs]
+    lines += _design_models(spec, experiments)
     lines += ["", "## The story", ""] + story_lines(experiments)
     repo = spec.git_repo or (run_dir and Path(run_dir) / "evolution" / f"{spec.name}.git")
     lines += ["", "## Evolution branch", "",
               f"Adopted versions are commits on `{spec.git_branch}` in `{repo or 'the evolution repo'}`,"
               " tagged per version."]
+    return lines
+
+
+def _design_models(spec: CampaignSpec, experiments: list[ExperimentDoc]) -> list[str]:
+    """The hybrid planner's bandit: what each design model's programs gained per dollar."""
+    arms = campaigning.design_arms(spec, experiments)
+    if not arms:
+        return []
+    searched = sum(1 for e in experiments if e.status.origin and e.status.origin.planner == "search")
+    lines = ["", "## Design models", "",
+             f"Programs the LLM wrote and the {searched} search experiments that tuned their "
+             "parameters. The bandit (UCB1) picks the next program's model by the BD-rate gain "
+             "per dollar its programs produced (value: scaled to the best seen).", "",
+             "| model | programs | gain (BD-rate points) | cost | value | UCB1 score |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for a in arms:
+        score = "untried" if a.score == float("inf") else f"{a.score:.3f}"
+        lines.append(f"| {a.model} | {a.programs} | {a.gain:.2f} | ${a.cost_usd:.3f} | "
+                     f"{a.value:.3f} | {score} |")
     return lines
 
 

@@ -1,7 +1,8 @@
 """Public test tools, in the spirit of `kopf.testing`: an in-memory Kubernetes API
-(`emulator`, kmock underneath) and a kubelet stand-in (`kubelet`) that runs Job pods'
-commands as local processes.
+(`emulator`, kmock underneath), a kubelet stand-in (`kubelet`) that runs Job pods'
+commands as local processes, and a scripted Messages API (`messages`) the real Anthropic
+SDK talks to.
 
-For tests and the operator benchmark only. They need the `testing` extra
+For tests and the benchmarks only. They need the `testing` extra
 (`pip install aivc[testing]`, which brings kmock); `aivc operator` never imports them.
 """
