@@ -108,9 +108,10 @@ def run_one(planner: str, designs: int, per_design: int, work: Path,
         finally:
             getattr(made, "close", lambda: None)()
         calls = len(server.answered())
+        prompts = [r.text() for r in server.requests_for("propose_codec")]
     docs = sorted((ExperimentDoc.parse(d) for d in LocalStore(work / planner).list("Experiment")),
                   key=lambda e: e.sequence)
-    return {"calls": calls, "docs": docs}
+    return {"calls": calls, "docs": docs, "prompts": prompts}
 
 
 def best_after_calls(docs: list[ExperimentDoc]) -> list[tuple[int, float]]:

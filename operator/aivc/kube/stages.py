@@ -155,7 +155,8 @@ class Stages:
         if stage is jobs.Stage.VALIDATION:
             experiments = await self.experiments()
             lab = await self._lab(experiments, anchors=False)
-            return lab.after_validation(exp, Work(done.event, fields), experiments)
+            return await asyncio.to_thread(lab.after_validation, exp, Work(done.event, fields),
+                                           experiments)
         if step is None or results is None:
             return Work(done.event, fields)
         lab = await self._lab(experiments, anchors=True)

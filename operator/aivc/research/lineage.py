@@ -42,6 +42,7 @@ class Attempt:
     sequence: int
     parent: int
     bd_rate: float | None
+    made_by: str = ""
 
 
 def versions(experiments: Sequence[ExperimentDoc]) -> list[Node]:
@@ -61,7 +62,8 @@ def attempts(experiments: Sequence[ExperimentDoc]) -> list[Attempt]:
     for e in experiments:
         parent = parse_version(e.spec.parent_version)
         if e.status.finished and not e.status.adopted and parent is not None:
-            out.append(Attempt(e.sequence, parent, e.status.metrics.bd_rate if e.status.metrics else None))
+            out.append(Attempt(e.sequence, parent, e.status.metrics.bd_rate if e.status.metrics else None,
+                               e.status.origin.planner if e.status.origin else ""))
     return out
 
 
@@ -95,8 +97,11 @@ def markdown(experiments: Sequence[ExperimentDoc]) -> list[str]:
     kids = _children(nodes)
     by_version = {n.version: n for n in nodes}
     tried: dict[int, int] = {}
+    searched: dict[int, int] = {}
     for a in attempts(experiments):
         tried[a.parent] = tried.get(a.parent, 0) + 1
+        if a.made_by == "search":
+            searched[a.parent] = searched.get(a.parent, 0) + 1
     lines: list[str] = []
 
     def walk(node: Node, depth: int) -> None:
@@ -106,6 +111,9 @@ def markdown(experiments: Sequence[ExperimentDoc]) -> list[str]:
             gain = f" ({node.bd_rate - parent.bd_rate:+.2f} points vs v{parent.version})"
         n = tried.get(node.version, 0)
         others = f"; {n} other candidate{'s' if n > 1 else ''} from it not adopted" if n else ""
+        if searched.get(node.version):
+            k = searched[node.version]
+            others += f" ({n - k} LLM structure change{'s' if n - k != 1 else ''}, {k} search refinement{'s' if k != 1 else ''})"
         lines.append(f"{'  ' * depth}- **v{node.version}** (#{node.sequence}) {_score(node.bd_rate)}"
                      f"{gain}{others}{_kind(node)}: {one_line(node.hypothesis, 120)}")
         for child in kids.get(node.version, []):
@@ -131,9 +139,14 @@ def plot(path: Path, experiments: Sequence[ExperimentDoc], anchor: str) -> Path 
     for a in attempts(experiments):
         p = at.get(a.parent)
         if p is not None and a.bd_rate is not None and p.bd_rate is not None:
-            ax.plot([p.sequence, a.sequence], [p.bd_rate, a.bd_rate], color="0.85", linewidth=0.6, zorder=1)
-            ax.scatter([a.sequence], [a.bd_rate], color="0.7", s=10, zorder=2,
-                       label="not adopted" if not ax.get_legend_handles_labels()[1] else None)
+            search = a.made_by == "search"
+            ax.plot([p.sequence, a.sequence], [p.bd_rate, a.bd_rate], color="0.85", linewidth=0.6,
+                    linestyle="--" if search else "-", zorder=1)
+            label = "search refinement, not adopted" if search else "not adopted"
+            shown = ax.get_legend_handles_labels()[1]
+            ax.scatter([a.sequence], [a.bd_rate], color="tab:orange" if search else "0.7",
+                       marker="x" if search else "o", s=14 if search else 10, alpha=0.7, zorder=2,
+                       label=label if label not in shown else None)
     for n in nodes:
         p = at.get(n.parent) if n.parent is not None else None
         if p is not None and p.bd_rate is not None and n.bd_rate is not None:
