@@ -1,10 +1,10 @@
-"""A candidate whose code differs but whose bitstreams on the validation clip are the very
-bits an earlier experiment wrote is not evaluated again: validation (real sandbox) fails it
-as `duplicate`, naming the earlier one, so the LLM designs anew."""
+"""A candidate the LLM wrote whose code differs but whose bitstreams on the validation clip
+are the very bits an earlier experiment wrote is not evaluated again: validation (real
+sandbox) fails it as `duplicate`, naming the earlier one, so the LLM designs anew. A
+declared parameter block that does not parse fails validation as `contract`."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,10 @@ BASE = reference_source("intra-dct")
 SAME_BITS = BASE + "\n\nUNUSED_TABLE = [n * n for n in range(8)]  # changes the code, not the bits\n"
 
 
-def _add(lab, seq: int, source: str) -> str:
+def _add(lab, seq: int, source: str, planner: str) -> str:
     name = f"lab-{seq:04d}"
     lab.store.create(new_document("Experiment", name, {"campaign": "lab", "sequence": seq}))
-    lab.store.patch_status("Experiment", name, {"phase": "Validating"})
+    lab.store.patch_status("Experiment", name, {"phase": "Validating", "origin": {"planner": planner}})
     lab.store.put_source(name, source)
     return name
 
@@ -37,10 +37,9 @@ def _validate(lab, name: str):
 
 @pytest.mark.parametrize("planner", ["llm", "search"])
 def test_the_same_bits_from_other_code_are_a_duplicate_for_the_llm(tmp_path: Path, planner: str):
-    spec = replace(lab_history.campaign(), planner=planner)
-    lab = lab_history.lab(tmp_path, ScriptedPlanner({}), spec)
-    first, second, other = _add(lab, 5, BASE), _add(lab, 6, SAME_BITS), \
-        _add(lab, 7, BASE.replace("LEVELS = ", "LEVELS = 1 + ", 1))
+    lab = lab_history.lab(tmp_path, ScriptedPlanner({}), lab_history.campaign())
+    first, second, other = _add(lab, 5, BASE, "llm"), _add(lab, 6, SAME_BITS, planner), \
+        _add(lab, 7, BASE.replace("LEVELS = ", "LEVELS = 1 + ", 1), planner)
 
     done = _validate(lab, first)
     assert isinstance(done.event, ValidationPassed)
@@ -52,9 +51,19 @@ def test_the_same_bits_from_other_code_are_a_duplicate_for_the_llm(tmp_path: Pat
     if planner == "llm":
         assert isinstance(again.event, ValidationFailed) and again.event.category == "duplicate"
         assert "identical bitstreams to lab-0005" in again.event.message
-    else:  # the search planner's parameters may matter only on the real clips
+    else:  # a search's parameters may matter only on the real clips
         assert isinstance(again.event, ValidationPassed)
 
     changed = _validate(lab, other)
     assert isinstance(changed.event, ValidationPassed)
     assert changed.status["validation"].bitstreams != digest
+
+
+def test_a_parameter_block_that_does_not_parse_fails_validation_as_contract(tmp_path: Path):
+    lab = lab_history.lab(tmp_path, ScriptedPlanner({}), lab_history.campaign())
+    broken = BASE.replace("LEVELS = 4", "# --- PARAMETERS (rewritten by the search planner) ---\n"
+                          "LEVELS = 4  # int: 1..8\n# --- END PARAMETERS ---", 1)
+    name = _add(lab, 5, broken, "llm")
+    work = _validate(lab, name)
+    assert isinstance(work.event, ValidationFailed) and work.event.category == "contract"
+    assert "PARAMETERS block" in work.event.message and "KIND[: DOMAIN]; MEANING" in work.event.message

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("mode", choices=MODES)
     parser.add_argument("--codec", type=Path, required=True, help="candidate codec source file")
     parser.add_argument("--clips", default="carphone",
-                        help="comma-separated clips, NAME[:FRAMES[:WxH]] (default: carphone)")
+                        help="comma-separated clips, NAME[@START][:FRAMES[:WxH]] (default: carphone)")
     parser.add_argument("--validation", action="store_true",
                         help="encode/measure: the validation clip and levels instead of --clips")
     parser.add_argument("--levels", default=None,
