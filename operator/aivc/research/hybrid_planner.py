@@ -47,6 +47,7 @@ from aivc.research.search_planner import (
     canonical,
     explore,
     fits,
+    lesson_line,
     seed_for,
 )
 
@@ -92,7 +93,7 @@ class HybridPlanner:
         """A search experiment teaches in one line and costs no call; the LLM draws the
         lesson of its own programs."""
         if outcome.origin is not None and outcome.origin.planner == "search":
-            lesson = Lesson(search_lesson(outcome))
+            lesson = Lesson(lesson_line(outcome))
             self.llm.observe(replace(outcome, lesson=lesson.text))
             return lesson
         return self.llm.learn(outcome)
@@ -251,12 +252,3 @@ def findings(tunable: tuple[TunableProgram, ...]) -> str | None:
             lines.append("  Score moved with: " + ", ".join(f"{n} {d:.2f} points" for n, d in moved)
                          + " (spread of the mean BD-rate between its values).")
     return "\n".join(lines) or None
-
-
-def search_lesson(outcome: Outcome) -> str:
-    """One line, like the search planner's: what the setting did to the score."""
-    if outcome.bd_rate is None:
-        err = f" ({outcome.error.stage}: {outcome.error.category})" if outcome.error else ""
-        return f"{outcome.hypothesis} → not scored{err}"
-    vs = "" if outcome.bd_rate_vs_best is None else f", {outcome.bd_rate_vs_best:+.2f}% vs the best"
-    return f"{outcome.hypothesis} → BD-rate (PSNR-YUV) {outcome.bd_rate:+.2f}%{vs} ({outcome.verdict.lower()})"

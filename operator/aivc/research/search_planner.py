@@ -150,12 +150,7 @@ class SearchPlanner:
 
     def learn(self, outcome: Outcome) -> Lesson:
         """A one-line lesson: what the change did to the score."""
-        if outcome.bd_rate is None:
-            err = f" ({outcome.error.stage}: {outcome.error.category})" if outcome.error else ""
-            return Lesson(f"{outcome.hypothesis} → not scored{err}")
-        vs = "" if outcome.bd_rate_vs_best is None else f", {outcome.bd_rate_vs_best:+.2f}% vs the best"
-        return Lesson(f"{outcome.hypothesis} → BD-rate (PSNR-YUV) {outcome.bd_rate:+.2f}%{vs} "
-                      f"({outcome.verdict.lower()})")
+        return Lesson(lesson_line(outcome))
 
     def replay(self, outcomes: list[Outcome]) -> None:
         """Nothing to rebuild: each proposal derives everything from its request."""
@@ -202,6 +197,15 @@ class SearchPlanner:
             return dict(space.read_params(parent.source))
         except space.DesignSpaceError:  # written by hand or by an LLM: no parameter block
             return None
+
+
+def lesson_line(outcome: Outcome) -> str:
+    """What a search's change did to the score, in one line (no model is asked)."""
+    if outcome.bd_rate is None:
+        err = f" ({outcome.error.stage}: {outcome.error.category})" if outcome.error else ""
+        return f"{outcome.hypothesis} → not scored{err}"
+    vs = "" if outcome.bd_rate_vs_best is None else f", {outcome.bd_rate_vs_best:+.2f}% vs the best"
+    return f"{outcome.hypothesis} → BD-rate (PSNR-YUV) {outcome.bd_rate:+.2f}%{vs} ({outcome.verdict.lower()})"
 
 
 def best_of(measured: list[tuple[Params, float]]) -> Params | None:
