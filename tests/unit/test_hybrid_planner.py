@@ -41,8 +41,8 @@ class FakeLLM:
     """Stands in for LLMPlanner: records what the hybrid asked for."""
 
     asked: list[tuple[str | None, str | None]] = field(default_factory=list)
-    observed: list[Outcome] = field(default_factory=list)
     learned: list[Outcome] = field(default_factory=list)
+    replayed: list[Outcome] = field(default_factory=list)
     spent_usd: float = 0.0
 
     def propose(self, request: DesignRequest, *, model: str | None = None,
@@ -54,10 +54,8 @@ class FakeLLM:
         self.learned.append(outcome)
         return Lesson("llm lesson")
 
-    def observe(self, outcome: Outcome) -> None:
-        self.observed.append(outcome)
-
-    def replay(self, outcomes: list[Outcome]) -> None: ...
+    def replay(self, outcomes: list[Outcome]) -> None:
+        self.replayed = list(outcomes)
 
     def close(self) -> None: ...
 
@@ -126,9 +124,12 @@ def test_search_lessons_cost_no_call_and_llm_programs_are_analysed_by_the_llm():
     search = Outcome(sequence=3, hypothesis="Tuning program #1: QSTEP 12 → 8", verdict="Rejected",
                      bd_rate=35.0, origin=Origin("search", 1))
     assert "BD-rate (PSNR-YUV) +35.00%" in (hybrid.learn(search).text or "")
-    assert llm.observed and not llm.learned
-    hybrid.learn(replace(search, origin=Origin("llm", 3)))
-    assert llm.learned
+    assert not llm.learned
+    mine = replace(search, sequence=2, origin=Origin("llm", 2))
+    hybrid.learn(mine)
+    assert llm.learned == [mine]
+    hybrid.replay([mine, search])
+    assert llm.replayed == [mine]  # search lines never crowd the LLM's lessons
 
 
 def test_sensitivity_ranks_the_parameter_that_moved_the_score():
@@ -163,3 +164,10 @@ def test_the_hybrid_asks_the_bandits_model_for_each_design():
     hybrid, llm = planner(llm={"designModels": ["claude-sonnet-5-5", "claude-haiku-4-5"]})
     p = hybrid.propose(request(1, in_flight=(Origin("llm", 0, "claude-sonnet-5-5"),)))
     assert llm.asked[-1][0] == "claude-haiku-4-5" and p.origin == Origin("llm", 1, "claude-haiku-4-5")
+
+
+def test_a_failed_llm_program_is_repaired_by_the_model_that_wrote_it():
+    hybrid, llm = planner(llm={"designModels": ["claude-sonnet-5-5", "claude-haiku-4-5"]})
+    p = hybrid.propose(request(2, repair=Failure("validation", "crash", "x"),
+                               failed_origin=Origin("llm", 2, "claude-haiku-4-5")))
+    assert llm.asked[-1][0] == "claude-haiku-4-5" and p.origin == Origin("llm", 2, "claude-haiku-4-5")

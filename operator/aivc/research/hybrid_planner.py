@@ -91,15 +91,14 @@ class HybridPlanner:
 
     def learn(self, outcome: Outcome) -> Lesson:
         """A search experiment teaches in one line and costs no call; the LLM draws the
-        lesson of its own programs."""
-        if outcome.origin is not None and outcome.origin.planner == "search":
-            lesson = Lesson(lesson_line(outcome))
-            self.llm.observe(replace(outcome, lesson=lesson.text))
-            return lesson
+        lesson of its own programs. Search outcomes stay out of the LLM planner's memory
+        (its lessons, its review cadence): the next prompt shows them as findings."""
+        if _searched(outcome):
+            return Lesson(lesson_line(outcome))
         return self.llm.learn(outcome)
 
     def replay(self, outcomes: list[Outcome]) -> None:
-        self.llm.replay(outcomes)
+        self.llm.replay([o for o in outcomes if not _searched(o)])
 
     # ---- the two kinds of design ---------------------------------------------------------
 
@@ -148,8 +147,12 @@ class HybridPlanner:
 
     def _write(self, request: DesignRequest) -> Proposal:
         models = self.spec.llm.design_models
-        model = bandit.choose(models, request.history,
-                              [o.model for o in request.in_flight if o.model]) if models else None
+        failed = request.failed_origin
+        if request.repair is not None and failed is not None and failed.model:
+            model: str | None = failed.model  # the model repairs its own program
+        else:
+            model = bandit.choose(models, request.history,
+                                  [o.model for o in request.in_flight if o.model]) if models else None
         proposal = self.llm.propose(request, model=model, findings=findings(request.tunable))
         params: Params | None = None
         if space.declares(proposal.source):
@@ -175,6 +178,10 @@ def spread(designs: space.DesignSpace, trials: list[tuple[Params, float | None]]
         if canonical(params, designs) not in seen:
             return params
     raise PlannerError(f"no new setting of the declared parameters in {MAX_TRIES} tries")
+
+
+def _searched(outcome: Outcome) -> bool:
+    return outcome.origin is not None and outcome.origin.planner == "search"
 
 
 def warm_start(designs: space.DesignSpace, program: TunableProgram,

@@ -359,13 +359,6 @@ class LLMPlanner:
         self.review, self._review_at = review, outcome.sequence
         return review_line(review.on_track, review.question, review.new_idea)
 
-    def observe(self, outcome: Outcome) -> None:
-        """Know of an outcome without a call (a search experiment): it shows in the trend
-        the reviewer reads, and a stored lesson joins the memory."""
-        self._track(outcome)
-        if outcome.lesson:
-            self._remember(outcome.lesson, outcome.sequence)
-
     def _track(self, outcome: Outcome) -> None:
         self._outcomes.append(outcome)
         self._outcomes.sort(key=lambda o: o.sequence)
