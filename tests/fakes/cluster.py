@@ -50,7 +50,8 @@ def campaign_manifest(name: str, **spec: Any) -> dict[str, Any]:
 
 def fast_config(data_dir: Path, **overrides: Any) -> OperatorConfig:
     """Short polls and retries so scenarios take seconds, not minutes; standalone by default."""
-    loops = LoopSettings(poll_seconds=0.1, resync_seconds=3.0, retry_seconds=0.3)
+    loops = LoopSettings(poll_seconds=0.1, resync_seconds=3.0, retry_seconds=0.3,
+                         refused_retry_seconds=0.5)
     fields: dict[str, Any] = {"peering": None, "data_dir": data_dir, "loops": loops,
                               "jobs": JobSettings(ttl_seconds=600)}
     return OperatorConfig(**{**fields, **overrides})

@@ -93,6 +93,8 @@ class ConditionType(StrEnum):
     PLANNER_READY = "PlannerReady"
     # Experiment: can the cluster run its sandbox Jobs?
     INFRASTRUCTURE = "Infrastructure"
+    # Both: does the API server accept the operator's requests (permissions, valid objects)?
+    API_ACCESS = "ApiAccess"
 
 
 class Reason(StrEnum):
@@ -112,6 +114,8 @@ class Reason(StrEnum):
     RUNNING = "Running"
     COMPLETED = "Completed"
     BUDGET_OR_GOAL = "BudgetOrGoal"
+    API_REFUSED = "ApiRefused"
+    API_ACCEPTED = "ApiAccepted"
     RESUMED = "Resumed"
     FAILURE_BUDGET = "FailureBudget"
     WAITING_FOR_PEOPLE = "WaitingForPeople"

@@ -12,7 +12,9 @@ while idle).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,17 +23,22 @@ import kopf
 from aivc.api import GROUP, VERSION
 from aivc.api.documents import (
     CampaignDoc,
+    Condition,
     ExperimentDoc,
     Json,
+    campaign_status_json,
+    find_condition,
     index_view,
     new_experiment,
     parse_campaign_status,
+    set_conditions,
+    status_patch,
 )
 from aivc.api.spec import ManifestError
-from aivc.api.times import parse_time
-from aivc.api.types import CampaignPhase, Reason
+from aivc.api.times import iso, parse_time
+from aivc.api.types import CampaignPhase, ConditionStatus, ConditionType, Reason
 from aivc.errors import AivcError
-from aivc.kube import events
+from aivc.kube import events, refusals
 from aivc.kube.client import CAMPAIGNS, EXPERIMENTS, ApiError, Conflict
 from aivc.kube.memo import CampaignContext, OperatorMemo
 from aivc.kube.store import BlockingStore
@@ -93,7 +100,9 @@ class CampaignDriver:
                 metrics.reconcile_error("Campaign")
                 if exc.retryable:
                     raise kopf.TemporaryError(f"API: {exc}", delay=self.memo.config.loops.retry_seconds) from exc
-                raise
+                await self._refused(exc)
+                raise kopf.TemporaryError(f"API: {exc}",
+                                          delay=self.memo.config.loops.refused_retry_seconds) from exc
             await stopped.wait(self.memo.config.loops.poll_seconds)
 
     async def _context(self) -> CampaignContext:
@@ -113,6 +122,9 @@ class CampaignDriver:
             await self._create(sequence)
         if plan.status_patch:
             await self._write(plan.status_patch)
+        access = find_condition(parse_campaign_status(self.status).conditions, ConditionType.API_ACCESS)
+        if access is not None and access.status is ConditionStatus.FALSE:
+            await self._set_condition(refusals.ACCEPTED)
         publishing.gauges(self.name, ctx.spec.anchor, plan.gauges, namespace=self.namespace)
         if plan.finished:
             await self._finish(ctx, campaign, plan)
@@ -145,6 +157,18 @@ class CampaignDriver:
         new = parse_campaign_status(self.status)
         if new.phase is not old.phase:
             events.post(doc, new.phase.value, new.stop_reason or f"campaign {new.phase.value.lower()}")
+
+    async def _refused(self, err: ApiError) -> None:
+        """A refusal people must fix: a Warning, then `ApiAccess=False` (best effort)."""
+        cond = refusals.refused(err, self.memo.config.loops.refused_retry_seconds)
+        events.post(self._reference(), Reason.API_REFUSED, cond.message, warning=True)
+        await self._set_condition(cond)
+
+    async def _set_condition(self, cond: Condition) -> None:
+        old = parse_campaign_status(self.status)
+        new = replace(old, conditions=set_conditions(old.conditions, [cond], iso(now())))
+        with contextlib.suppress(ApiError):
+            await self._write(status_patch(campaign_status_json(old), campaign_status_json(new)))
 
     async def resume_if_raised(self) -> None:
         """A Completed campaign whose edited spec no longer stops it (a raised budget, a later

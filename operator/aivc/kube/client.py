@@ -62,9 +62,9 @@ SECRETS = Kind("", "v1", "secrets", "Secret")
 class ApiError(Exception):
     """The API server refused or failed a request."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status, self.reason, self.message = status, reason, message
+    def __init__(self, status: int, reason: str, message: str, request: str = "") -> None:
+        super().__init__(f"{status} {reason}" + (f" on {request}" if request else "") + f": {message}")
+        self.status, self.reason, self.message, self.request = status, reason, message, request
 
     @property
     def retryable(self) -> bool:
@@ -80,7 +80,7 @@ class Conflict(ApiError):
     pass
 
 
-def _error(status: int, text: str) -> ApiError:
+def _error(status: int, text: str, request: str = "") -> ApiError:
     reason, message = "Error", text[:300]
     try:
         doc = json.loads(text)
@@ -88,7 +88,7 @@ def _error(status: int, text: str) -> ApiError:
     except (ValueError, AttributeError):
         pass
     cls = NotFound if status == 404 else Conflict if status == 409 else ApiError
-    return cls(status, reason, message[:300])
+    return cls(status, reason, message[:300], request)
 
 
 class KubeApi:
@@ -145,7 +145,7 @@ class KubeApi:
                                        headers=headers) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
-                    raise _error(resp.status, text)
+                    raise _error(resp.status, text, f"{method} {path}")
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise ApiError(0, type(exc).__name__, str(exc) or "connection failed") from None
         if raw:

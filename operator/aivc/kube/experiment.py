@@ -14,6 +14,7 @@ work (`driving.needs_driving`), so finished Experiments carry no finalizer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -21,11 +22,18 @@ from typing import Any
 import kopf
 
 from aivc.api import GROUP, VERSION
-from aivc.api.documents import ExperimentDoc, status_update
+from aivc.api.documents import (
+    Condition,
+    ExperimentDoc,
+    find_condition,
+    set_conditions,
+    status_update,
+)
 from aivc.api.spec import ManifestError
-from aivc.api.types import Reason
+from aivc.api.times import iso
+from aivc.api.types import ConditionStatus, ConditionType, Reason
 from aivc.errors import AivcError
-from aivc.kube import events, jobs
+from aivc.kube import events, jobs, refusals
 from aivc.kube.client import EXPERIMENTS, ApiError
 from aivc.kube.memo import OperatorMemo
 from aivc.kube.stages import Stages
@@ -78,18 +86,47 @@ class ExperimentDriver:
             try:
                 progressed = await self.tick()
             except (ApiError, AivcError) as exc:
+                await self._refused(exc)
                 raise self._retry(exc) from exc
+            if progressed:
+                await self._accepted()
             if not needs_driving(self.doc):
                 return
             if not progressed:
                 await stopped.wait(self.memo.config.loops.poll_seconds)
+
+    async def _refused(self, exc: Exception) -> None:
+        """A refusal people must fix: a Warning, then `ApiAccess=False` (best effort: the
+        refused request may be this very status patch)."""
+        err = refusals.refusal(exc)
+        if err is None or str(err) == self.blocked:
+            return
+        self.blocked = str(err)
+        cond = refusals.refused(err, self.memo.config.loops.refused_retry_seconds)
+        events.post(self.doc.reference(), Reason.API_REFUSED, cond.message, warning=True)
+        await self._condition(cond)
+
+    async def _accepted(self) -> None:
+        """Clear an `ApiAccess=False` left by a refusal, once a tick went through."""
+        found = find_condition(self.doc.status.conditions, ConditionType.API_ACCESS)
+        if found is not None and found.status is ConditionStatus.FALSE:
+            await self._condition(refusals.ACCEPTED)
+
+    async def _condition(self, cond: Condition) -> None:
+        patch = status_update(self.doc, conditions=set_conditions(
+            self.doc.status.conditions, [cond], iso(now())))
+        with contextlib.suppress(ApiError):
+            body = await self.memo.api.patch(EXPERIMENTS, self.namespace, self.name,
+                                             {"status": patch}, "status")
+            self.doc = ExperimentDoc.parse(body)
 
     def _retry(self, exc: Exception) -> kopf.TemporaryError:
         """API trouble: retry soon. A problem people must fix (campaign, spec): say so, wait."""
         metrics.reconcile_error("Experiment")
         cause = exc.__cause__ if isinstance(exc, StoreError) else exc
         if isinstance(cause, ApiError):
-            delay = self.memo.config.loops.retry_seconds if cause.retryable else 30.0
+            loops = self.memo.config.loops
+            delay = loops.retry_seconds if cause.retryable else loops.refused_retry_seconds
             return kopf.TemporaryError(f"API: {cause}", delay=delay)
         if str(exc) != self.blocked:  # one Warning per distinct problem, not one per retry
             self.blocked = str(exc)

@@ -51,6 +51,9 @@ class LoopSettings:
     """How often a running Job is fetched from the API in case a watch event was missed."""
     retry_seconds: float = 10.0
     """Delay before kopf retries a reconciler after a conflict or a server error."""
+    refused_retry_seconds: float = 60.0
+    """Delay before retrying after the API server refused a request (a 4xx other than 409 and
+    429: a permission or an invalid object, which people fix; `aivc.kube.refusals`)."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class Fault:
     times: int
     applied: bool = False
     hits: int = 0
+    message: str | None = None
+    """What the server says (default `injected STATUS`), e.g. a 403's missing permission."""
 
 
 def _key(request: kmock.Request) -> Any:
@@ -159,8 +161,9 @@ class ApiServer(kmock.KubernetesEmulator):
         name = crd["metadata"]["name"]
         self.objects["apiextensions.k8s.io/v1/customresourcedefinitions", None, name] = crd
 
-    def fail(self, match: Predicate, status: int, times: int = 1, applied: bool = False) -> Fault:
-        fault = Fault(match, status, times, applied)
+    def fail(self, match: Predicate, status: int, times: int = 1, applied: bool = False,
+             message: str | None = None) -> Fault:
+        fault = Fault(match, status, times, applied, message=message)
         self.faults.append(fault)
         return fault
 
@@ -199,7 +202,7 @@ class ApiServer(kmock.KubernetesEmulator):
             if fault.applied:
                 await self._serve(request)
             raise kmock.KubernetesError(status=fault.status, reason="Injected",
-                                        message=f"injected {fault.status}")
+                                        message=fault.message or f"injected {fault.status}")
         return await self._serve(request)
 
     async def _serve(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
