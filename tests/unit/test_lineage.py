@@ -50,3 +50,23 @@ def test_the_story_says_which_version_each_experiment_came_from_and_whether_it_w
     assert lines[3].startswith("- **#3** (from v0; the best then was v1): idea 3")
     assert lines[5].startswith("- **#5** (from v3, the best then)")
     assert "*Lesson: [avoid] idea 5 did not help* *Review: off track: why? | idea: try inter*" in lines[5]
+
+
+def made(doc: ExperimentDoc, planner: str, family: int | None = None, model: str | None = None) -> ExperimentDoc:
+    raw = {"metadata": {"name": doc.name}, "spec": doc.spec.to_json(),
+           "status": {**doc.stored, "origin": {"planner": planner, "family": family, "model": model}}}
+    return ExperimentDoc.parse(raw)
+
+
+def test_llm_structure_changes_and_search_refinements_are_told_apart(tmp_path: Path):
+    hybrid = [made(exp(0, None, version=0, bd=480.0), "base"),
+              made(exp(1, "v0", "Rejected", bd=300.0), "llm", 1, "claude-sonnet-5-5"),
+              made(exp(2, "v0", version=1, bd=200.0), "search", 1),
+              made(exp(3, "v0", "Rejected", bd=250.0), "search", 1),
+              made(exp(4, "v1", version=2, bd=150.0), "llm", 4, "claude-haiku-4-5")]
+    assert lineage.markdown(hybrid) == [
+        "- **v0** (#0) +480.00%; 2 other candidates from it not adopted (1 LLM structure change, "
+        "1 search refinement): idea 0",
+        "  - **v1** (#2) +200.00% (-280.00 points vs v0) [search refinement of program #1]: idea 2",
+        "    - **v2** (#4) +150.00% (-50.00 points vs v1) [LLM structure change, claude-haiku-4-5]: idea 4"]
+    assert lineage.plot(tmp_path / "lineage.png", hybrid, "x264") is not None

@@ -43,6 +43,8 @@ class Attempt:
     parent: int
     bd_rate: float | None
     made_by: str = ""
+    family: int | None = None
+    """For a search refinement: the experiment whose program it tunes."""
 
 
 def versions(experiments: Sequence[ExperimentDoc]) -> list[Node]:
@@ -63,7 +65,8 @@ def attempts(experiments: Sequence[ExperimentDoc]) -> list[Attempt]:
         parent = parse_version(e.spec.parent_version)
         if e.status.finished and not e.status.adopted and parent is not None:
             out.append(Attempt(e.sequence, parent, e.status.metrics.bd_rate if e.status.metrics else None,
-                               e.status.origin.planner if e.status.origin else ""))
+                               e.status.origin.planner if e.status.origin else "",
+                               e.status.origin.family if e.status.origin else None))
     return out
 
 
@@ -136,11 +139,16 @@ def plot(path: Path, experiments: Sequence[ExperimentDoc], anchor: str) -> Path 
     at = {n.version: n for n in nodes}
     fig = Figure(figsize=(8.0, 4.8), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
+    scored = {e.sequence: e.status.metrics.bd_rate for e in experiments
+              if e.status.metrics is not None and e.status.metrics.bd_rate is not None}
     for a in attempts(experiments):
         p = at.get(a.parent)
         if p is not None and a.bd_rate is not None and p.bd_rate is not None:
             search = a.made_by == "search"
-            ax.plot([p.sequence, a.sequence], [p.bd_rate, a.bd_rate], color="0.85", linewidth=0.6,
+            # a refinement hangs off the program it tunes, when that program was scored
+            start = (a.family, scored[a.family]) if search and a.family in scored \
+                else (p.sequence, p.bd_rate)
+            ax.plot([start[0], a.sequence], [start[1], a.bd_rate], color="0.85", linewidth=0.6,
                     linestyle="--" if search else "-", zorder=1)
             label = "search refinement, not adopted" if search else "not adopted"
             shown = ax.get_legend_handles_labels()[1]
