@@ -19,6 +19,7 @@ UNITLESS = {  # counts and identifiers: Prometheus names these without a unit su
     "aivc_build_info", "aivc_campaign_model_info", "aivc_experiments_in_phase", "aivc_best_version",
     "aivc_latest_experiment_sequence", "aivc_experiments_since_adoption",
     "aivc_needs_human_experiments", "aivc_campaign_running", "aivc_campaign_paused",
+    "aivc_design_model_programs",
 }
 
 

@@ -130,7 +130,7 @@ CAMPAIGN_MODEL = _gauge("aivc_campaign_model_info",
 DESIGN_MODEL_PROGRAMS = _gauge("aivc_design_model_programs",
                                "Programs each design model wrote (hybrid planner's bandit pulls).",
                                [*CAMPAIGN, "model"])
-DESIGN_MODEL_VALUE = _gauge("aivc_design_model_value",
+DESIGN_MODEL_VALUE = _gauge("aivc_design_model_value_ratio",
                             "Hybrid planner's bandit: a model's mean reward, BD-rate points gained "
                             "per dollar scaled to the best seen (0..1).", [*CAMPAIGN, "model"])
 RECONCILE_ERRORS = _counter("aivc_reconcile_errors", "Operator handler errors by resource kind.", ["kind"])
