@@ -247,3 +247,15 @@ def test_corners_of_the_space_are_working_codecs(corner):
         decoded = check_video(as_video(ns["decode"](ns["encode"](video, level)), video.fps))
         quality.append(psnr(video.y, decoded.y))
     assert quality[0] > max(quality[1], 24.0)
+
+
+@pytest.mark.parametrize("line", [
+    "DEPTH = " + "(" * 5000 + "1" + ")" * 5000 + "  # int: 0..9; nested",
+    "STEP = 1.5  # float: 1.2.3..4; a range that is no number",
+    "BIG = 1  # int: 0..1e999999; an endless range",
+    "WORD = 1  # choice: ((((; words",
+])
+def test_a_hostile_block_is_a_design_space_error_never_a_crash(line):
+    source = f"{space.BEGIN}\n{line}\n{space.END}\n"
+    with pytest.raises(space.DesignSpaceError):
+        space.parse_space(source)

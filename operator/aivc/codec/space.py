@@ -251,7 +251,7 @@ def _parse_line(line: str) -> tuple[str, Value, str] | None:
         raise DesignSpaceError(f"cannot read parameter line {text!r}")
     try:
         value = parsing.literal(match["value"])
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
         raise DesignSpaceError(f"parameter {match['name']} is not a literal: "
                                f"{match['value']!r}") from None
     return match["name"], value, match["note"] or ""
@@ -282,6 +282,8 @@ def _declared(name: str, value: Value, note: str, known: set[str]) -> Param:
     if match is None:
         raise DesignSpaceError(f"{name}: {kind} needs a range LOW..HIGH, got {domain!r}")
     low, high = float(match["low"]), float(match["high"])
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise DesignSpaceError(f"{name}: the range {domain!r} must be finite with LOW <= HIGH")
     return Param(name, kind, value, description, range=(low, high), log=bool(match["log"]),
                  when=when)
 
@@ -292,7 +294,19 @@ def declares(source: str) -> bool:
 
 
 def parse_space(source: str) -> DesignSpace:
-    """The design space a source declares in its PARAMETERS block."""
+    """The design space a source declares in its PARAMETERS block.
+
+    Candidates are untrusted and this runs in the trusted process: whatever a block holds
+    (literals nested thousands deep, numbers that do not parse) ends as `DesignSpaceError`.
+    """
+    try:
+        return _parse_space(source)
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        raise DesignSpaceError(f"cannot read the PARAMETERS block: {type(exc).__name__}: "
+                               f"{str(exc)[:200]}") from None
+
+
+def _parse_space(source: str) -> DesignSpace:
     lines, begin, end = _block(source)
     params: list[Param] = []
     for line in lines[begin + 1:end]:
@@ -310,10 +324,13 @@ def read_params(source: str) -> dict[str, Value]:
     """The values a source's PARAMETERS block holds, in order (as written)."""
     lines, begin, end = _block(source)
     params: dict[str, Value] = {}
-    for line in lines[begin + 1:end]:
-        parsed = _parse_line(line)
-        if parsed is not None:
-            params[parsed[0]] = parsed[1]
+    try:
+        for line in lines[begin + 1:end]:
+            parsed = _parse_line(line)
+            if parsed is not None:
+                params[parsed[0]] = parsed[1]
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        raise DesignSpaceError(f"cannot read the PARAMETERS block: {type(exc).__name__}") from None
     return params
 
 
