@@ -81,5 +81,6 @@ def test_the_operator_pushes_with_the_campaigns_secret(tmp_path: Path):
         remote = server.bare_repo("evo.git")
         done = asyncio.run(_operator_pushes(tmp_path / "data", server))
     commit = done["status"]["commit"]
-    assert commit["tag"] == "pushed/v0" and commit["repo"].endswith("/evo.git")
-    assert refs(remote)["refs/tags/pushed/v0"] == commit["sha"]
+    owner = done["metadata"]["ownerReferences"][0]["uid"]  # tags are keyed by the Campaign's UID
+    assert commit["tag"] == f"pushed-{owner[:8]}/v0" and commit["repo"].endswith("/evo.git")
+    assert refs(remote)[f"refs/tags/pushed-{owner[:8]}/v0"] == commit["sha"]

@@ -15,7 +15,7 @@ from aivc.llm.accounting import PriceBook, TokenUsage
 from aivc.llm.client import AnthropicClient
 from aivc.llm.retrying import RetryPolicy
 from aivc.research.llm_planner import LLMPlanner
-from aivc.research.phases import Designed, DesignFailed, Failure, RequestDesign
+from aivc.research.phases import Deferred, Designed, DesignFailed, Failure, RequestDesign
 from aivc.research.planning import AUTH, BUDGET, UNAVAILABLE, Outcome, PlannerError
 from aivc.settings import LLMSettings
 from aivc.testing.messages import (
@@ -105,9 +105,10 @@ def test_a_proposal_repeating_a_measured_program_is_not_evaluated_and_the_model_
     assert [c.outcome for c in work.status["llm_calls"]] == ["ok", "ok"]
 
 
-def test_a_refused_key_fails_the_design_as_auth_at_once_with_its_call_booked(server, make_lab):
-    work = design(make_lab(key="sk-ant-wrong"))
-    assert isinstance(work.event, DesignFailed) and work.event.category == AUTH
+def test_a_refused_key_holds_the_design_as_auth_at_once_with_its_call_booked(server, make_lab):
+    work = design(make_lab(key="sk-ant-wrong"))  # held (no design retry used), not failed
+    assert isinstance(work.event, Deferred) and work.event.category == AUTH
+    assert work.status["hold"].category == AUTH
     assert "401 authentication_error" in work.event.message and len(server.requests) == 1
     assert [(c.role, c.outcome, c.cost_usd) for c in work.status["llm_calls"]] == [
         ("design", "client_error", 0.0)]

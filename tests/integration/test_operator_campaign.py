@@ -161,7 +161,8 @@ def test_the_llm_key_comes_from_the_campaigns_secret(run: dict[str, Any]) -> Non
 
 
 def test_adopted_versions_are_committed_to_the_evolution_branch(run: dict[str, Any]) -> None:
-    repo = git.Repo(run["data_dir"] / NAMESPACE / "evolution" / "demo.git")
+    uid = run["campaign"]["metadata"]["uid"]  # the repository is the Campaign's, by UID
+    repo = git.Repo(run["data_dir"] / NAMESPACE / "evolution" / f"demo-{uid[:8]}.git")
     assert sorted(t.name for t in repo.tags) == ["v0", "v1"]
     assert status(run, "demo-0002")["commit"]["tag"] == "v1"
 
