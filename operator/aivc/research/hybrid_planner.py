@@ -49,6 +49,7 @@ from aivc.research.search_planner import (
     fits,
     lesson_line,
     seed_for,
+    tidy,
 )
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def spread(designs: space.DesignSpace, trials: list[tuple[Params, float | None]]
     names = [p.name for p in designs.params]
     for attempt in range(MAX_TRIES):
         params = designs.canonical(ask_tpe(designs, trials, start, names, seed_for(*seed, attempt)))
-        params = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params.items()}
+        params = tidy(params)
         if canonical(params, designs) not in seen:
             return params
     raise PlannerError(f"no new setting of the declared parameters in {MAX_TRIES} tries")

@@ -79,7 +79,7 @@ def suggest(trial: optuna.trial.Trial, param: space.Param) -> Any:
     return trial.suggest_float(param.name, dist.low, dist.high, log=dist.log)
 
 
-def _tidy(params: Params) -> Params:
+def tidy(params: Params) -> Params:
     """Round floats to 3 decimals: readable sources, and no designs that differ in noise."""
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in params.items()}
 
@@ -179,7 +179,7 @@ class SearchPlanner:
 
     def _choose(self, sequence: int, attempt: int, trials: list[tuple[Params, float | None]],
                 seen: set[str], base: Params | None, rng: np.random.Generator) -> tuple[Params, str]:
-        first = _tidy(space.defaults())
+        first = tidy(space.defaults())
         if canonical(first) not in seen:
             return first, "the template's defaults (its hand-set design)"
         measured = [(p, v) for p, v in trials if v is not None]
@@ -228,7 +228,7 @@ def explore(designs: space.DesignSpace, trials: list[tuple[Params, float | None]
             how = f"TPE over {', '.join(free)} (the rest as in the parent)"
         else:
             params, how = mutate(designs, start, rng), "a local mutation of the parent"
-        params = _tidy(designs.canonical(params))
+        params = tidy(designs.canonical(params))
         if canonical(params, designs) not in seen:
             return params, how
     raise PlannerError(f"no new design found in {MAX_TRIES} tries", category="planner")

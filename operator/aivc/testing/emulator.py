@@ -38,6 +38,8 @@ import aiohttp.web
 import kmock
 from kmock._internal import rendering
 
+from aivc.store.base import merge_patch
+
 Predicate = Callable[[kmock.Request], bool]
 
 # (group/version/plural, kind, namespaced, subresources) the operator and kopf use.
@@ -96,19 +98,6 @@ def _pointer(doc: Any, path: str) -> Any:
         else:
             return None
     return doc
-
-
-def _merged(target: Any, patch: Any) -> Any:
-    """A JSON merge patch (RFC 7386) applied to a copy of `target`."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merged(out.get(key), value)
-    return out
 
 
 def _now() -> str:
@@ -268,7 +257,7 @@ class ApiServer(kmock.KubernetesEmulator):
             request.data.pop("status", None)
         request.data.setdefault("metadata", {})["resourceVersion"] = version
         spec = request.data.get("spec")
-        if spec is not None and _merged(current.get("spec"), spec) != current.get("spec"):
+        if spec is not None and merge_patch(current.get("spec"), spec) != current.get("spec"):
             request.data["metadata"]["generation"] = int(current["metadata"].get("generation") or 1) + 1
         notes = request.data["metadata"].get("annotations")
         if isinstance(notes, dict) and notes:
