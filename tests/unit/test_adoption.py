@@ -35,6 +35,13 @@ CASES = [
      Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": None},
               held_out_missing={"h": "not measured"}), False,
      "held-out clip h cannot be compared with the best: not measured"),
+    ("a held-out clip too far ahead for a BD-rate, dominating the best",
+     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": None, "k": -2.0},
+              held_out_missing={"h": "insufficient overlap"}, held_out_dominant=frozenset({"h"})),
+     True, "held out k -2.00%, h dominates every rate point of the best"),
+    ("dominance never overrides a measured regression",
+     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": 0.4},
+              held_out_dominant=frozenset({"h"})), False, "held-out clip h regresses"),
 ]
 
 

@@ -114,3 +114,21 @@ def test_held_out_results_may_come_separately_and_are_needed_against_a_best():
     assert found.adopt
     without = analyze(main, ANCHORS, best, SPEC)
     assert not without.adopt and "held-out clip h:10 cannot be compared" in without.reason
+
+
+def test_a_held_out_clip_too_far_ahead_for_a_bd_rate_passes_only_by_dominating_the_best():
+    best = result({"a:10": 2.0, "b:10": 2.0, "h:10": 2.0})
+    # 7.5 dB higher on the held-out clip: the curves share too little quality for a BD-rate
+    ahead = analyze(result({"a:10": 1.5, "b:10": 1.5, "h:10": 1.0}, shifted=("h:10",)), ANCHORS,
+                    best, SPEC)
+    assert ahead.metrics.per_clip["h:10"].not_scored["best"].startswith("insufficient overlap")
+    assert ahead.adopt and "h:10 dominates every rate point of the best" in ahead.reason
+    # as far ahead in quality, but only at ten times the rate: the best's cheap points stand
+    costly = analyze(result({"a:10": 1.5, "b:10": 1.5, "h:10": 20.0}, shifted=("h:10",)), ANCHORS,
+                     best, SPEC)
+    assert not costly.adopt and "held-out clip h:10 cannot be compared with the best" in costly.reason
+    # and a failure on the held-out clip never counts as dominating
+    err = ErrorRecord("crash", "boom", stage="decode", clip="h:10", level=3)
+    broken = analyze(result({"a:10": 1.5, "b:10": 1.5, "h:10": 1.0}, [err], shifted=("h:10",)),
+                     ANCHORS, best, SPEC)
+    assert not broken.adopt

@@ -10,8 +10,14 @@ rate points to look better). A candidate is adopted when, on the campaign clips,
 3. neither chroma plane loses more than the campaign's bound in quality at equal rate
    against the best (no buying luma with chroma);
 
-and on every held-out clip its BD-rate against the best is no worse than the tolerance. With
-nothing adopted yet (the baseline), a candidate that ran correctly becomes v0. The verdict
+and on every held-out clip its BD-rate against the best is no worse than the tolerance. A
+held-out clip whose curves share too little quality range for a BD-rate (the best is far
+worse or far better) passes that guard only when the candidate dominates: every rate point
+of the best is matched by one of the candidate's at no more rate and no less quality on
+every plane. That needs no integration interval, so it cannot be gamed by moving rate
+points, and it keeps an early, much better design from being rejected for being too far
+ahead of a weak baseline. With nothing adopted yet (the baseline), a candidate that ran
+correctly becomes v0. The verdict
 says why in words a person understands; every number it names is in the metrics.
 """
 
@@ -43,6 +49,8 @@ class Evidence:
     """"U" / "V" → quality change at equal rate against the best (dB), None if unknown."""
     held_out_vs_best: Mapping[str, float | None] = field(default_factory=dict)
     held_out_missing: Mapping[str, str] = field(default_factory=dict)
+    held_out_dominant: frozenset[str] = frozenset()
+    """Held-out clips on which the candidate dominates every rate point of the best."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,11 @@ def decide(evidence: Evidence, has_best: bool, rules: Rules) -> Judgement:
             return Judgement(False, f"PSNR-{plane} is {delta:+.2f} dB vs the best at equal rate "
                                     f"(at most {rules.max_chroma_loss_db:.2f} dB may be lost): "
                                     "luma bought with chroma")
+    dominant = []
     for clip, value in sorted(evidence.held_out_vs_best.items()):
+        if value is None and clip in evidence.held_out_dominant:
+            dominant.append(clip)
+            continue
         if value is None:
             why = evidence.held_out_missing.get(clip, "no comparison")
             return Judgement(False, f"held-out clip {clip} cannot be compared with the best: {why}")
@@ -81,8 +93,9 @@ def decide(evidence: Evidence, has_best: bool, rules: Rules) -> Judgement:
                                     f"{value:+.2f}% (tolerance {rules.held_out_tolerance:+.2f}%)")
     chroma = ", ".join(f"PSNR-{p} {d:+.2f} dB" for p, d in sorted(evidence.chroma_vs_best.items())
                        if d is not None)
-    held = ", ".join(f"{c} {v:+.2f}%" for c, v in sorted(evidence.held_out_vs_best.items())
-                     if v is not None)
+    held = ", ".join([f"{c} {v:+.2f}%" for c, v in sorted(evidence.held_out_vs_best.items())
+                      if v is not None]
+                     + [f"{c} dominates every rate point of the best" for c in dominant])
     return Judgement(True, f"BD-rate (PSNR-YUV) vs the best {evidence.vs_best:+.2f}% on the "
                            f"campaign clips (margin {rules.margin:.2f}%)"
                            + (f"; chroma {chroma}" if chroma else "")

@@ -110,14 +110,28 @@ def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCu
         chroma_vs_best={m: v for m in CHROMA if (v := _r(found.mean_quality_delta(m))) is not None},
         kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
         decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
-    return metrics, _evidence(found, held_score, spec.anchor)
+    dominant = frozenset(c for c in measured_held if best is not None and dominates(
+        result.for_clip(c), best.for_clip(c)) and not any(e.clip == c for e in result.errors))
+    return metrics, _evidence(found, held_score, spec.anchor, dominant)
+
+
+PLANES = ("psnr_yuv", "psnr_y", "psnr_u", "psnr_v")
+
+
+def dominates(mine: list[LevelResult], theirs: list[LevelResult]) -> bool:
+    """Whether every rate point of `theirs` is matched by one of `mine` at no more rate and
+    no less quality on every plane: "no worse" without a BD-rate's integration interval."""
+    return bool(mine) and bool(theirs) and all(
+        any(m.kbps <= t.kbps and all(getattr(m, q) >= getattr(t, q) for q in PLANES) for m in mine)
+        for t in theirs)
 
 
 def _first_reason(found: Score, reference: str) -> str | None:
     return next((f"{clip}: {why}" for clip, ref, why in found.failures() if ref == reference), None)
 
 
-def _evidence(found: Score, held: Score | None, anchor: str) -> Evidence:
+def _evidence(found: Score, held: Score | None, anchor: str,
+              dominant: frozenset[str] = frozenset()) -> Evidence:
     held_vs: dict[str, float | None] = {}
     held_why: dict[str, str] = {}
     for clip in held.clips if held is not None and BEST in held.references else []:
@@ -130,7 +144,8 @@ def _evidence(found: Score, held: Score | None, anchor: str) -> Evidence:
         vs_best=found.mean(BEST) if has_best else None,
         vs_best_missing=_first_reason(found, BEST) if has_best else None,
         chroma_vs_best={m[-1].upper(): found.mean_quality_delta(m) for m in CHROMA} if has_best else {},
-        held_out_vs_best=held_vs, held_out_missing=held_why)
+        held_out_vs_best=held_vs, held_out_missing=held_why,
+        held_out_dominant=frozenset(c for c in dominant if held_vs.get(c, 0.0) is None))
 
 
 def suspicion(metrics: Metrics, result: EvaluationResult) -> str | None:
