@@ -53,6 +53,8 @@ def test_report_writes_markdown_with_leaderboard_story_and_charts(finished_run, 
     for part in ("## Leaderboard", "| 1 | v1 | tiny-0001", "## The story", "### What worked",
                  "H.264-compressed", "bd_rate_over_experiments.png", "## Rate–distortion curves"):
         assert part in text
+    # the repo the versions were committed to, as the experiments recorded it
+    assert "/evolution/tiny.git`, tagged per version" in text
     pngs = sorted(p.name for p in (tmp_path / "r").glob("*.png"))
     assert "bd_rate_over_experiments.png" in pngs and any(p.startswith("rd_0_") for p in pngs)
     assert all((tmp_path / "r" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)

@@ -86,7 +86,9 @@ def _markdown(doc: CampaignDoc, spec: CampaignSpec, experiments: list[Experiment
         lines += [f"![RD curves {p.stem}]({p.name})" for p in rd_pngs]
     lines += _design_models(spec, experiments)
     lines += ["", "## The story", ""] + story_lines(experiments)
-    repo = spec.git_repo or (run_dir and Path(run_dir) / "evolution" / f"{spec.name}.git")
+    committed = [d.status.commit for d in experiments if d.status.commit and d.status.commit.repo]
+    repo = committed[-1].repo if committed else \
+        spec.git_repo or (run_dir and Path(run_dir) / "evolution" / f"{spec.name}.git")
     lines += ["", "## Evolution branch", "",
               f"Adopted versions are commits on `{spec.git_branch}` in `{repo or 'the evolution repo'}`,"
               " tagged per version."]
