@@ -140,3 +140,19 @@ def test_tpe_samples_a_conditional_parameter_only_when_its_condition_holds():
         params = ask_tpe(space.template_space(), trials, base, ["MBTREE_STRENGTH", "QP"], seed)
         assert params["MBTREE_STRENGTH"] == base["MBTREE_STRENGTH"]
         assert params["MBTREE"] is False
+
+
+def test_a_gain_the_guards_refused_is_not_combined_again():
+    base = space.defaults()
+    guarded = {**base, "MBTREE": False}      # beat the best, refused on a held-out clip
+    small = {**base, "DEBLOCK": 1.25}        # beat the best by less than the margin
+    other = {**base, "SUBPEL_PATTERN": "square"}
+    history = (Outcome(1, "defaults", "Adopted", params=base, bd_rate=30.0),
+               Outcome(2, "MBTREE off", "Rejected", params=guarded, bd_rate=24.0, bd_rate_vs_best=-6.0),
+               Outcome(3, "DEBLOCK up", "Rejected", params=small, bd_rate=29.8, bd_rate_vs_best=-0.6),
+               Outcome(4, "square", "Rejected", params=other, bd_rate=29.7, bd_rate_vs_best=-0.7))
+    parents = (ParentCodec(version=1, source=space.generate_source(base), bd_rate=30.0, params=base),)
+    proposal = SearchPlanner(SPEC).propose(DesignRequest(sequence=5, parents=parents, history=history))
+    # the two small gains together, without the refused one
+    assert canonical(proposal.params) == canonical({**base, "DEBLOCK": 1.25, "SUBPEL_PATTERN": "square"})
+    assert "together" in proposal.rationale

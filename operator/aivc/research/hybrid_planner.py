@@ -41,7 +41,7 @@ from aivc.research.planning import (
 )
 from aivc.research.search_planner import (
     MAX_TRIES,
-    MUTATE_EVERY,
+    TPE_EVERY,
     ask_tpe,
     best_of,
     canonical,
@@ -131,7 +131,7 @@ class HybridPlanner:
             else:
                 start = best_of(measured) or designs.canonical(defaults)
                 params, how = explore(designs, trials, seen, start, seed,
-                                      use_tpe=len(measured) >= 3 and request.sequence % MUTATE_EVERY != 0,
+                                      use_tpe=len(measured) >= 3 and request.sequence % TPE_EVERY == 0,
                                       rng=np.random.default_rng(seed_for(*seed)))
             source = space.generate_source(params, base=program.source)
             if duplicates.fingerprint(source) not in known:

@@ -8,13 +8,14 @@ parameter matters. The planner respects that structure: a parameter whose condit
 not hold is neither sampled nor mutated, and two designs that differ only in such
 parameters are one design (`canonical`).
 
-Which design to try comes from Optuna, told the measured BD-rate of every finished
-experiment: the first proposal is the template's own defaults, then proposals alternate
-between a local mutation of the best design so far (one, sometimes two, active parameters
-moved to a neighbouring value) and TPE (multivariate, grouped, so it models conditional spaces)
-over a few parameters at a time with the rest held at the best design. Twenty or thirty
+Which design to try comes from every finished experiment's measured BD-rate: the first
+proposal is the template's own defaults; then two proposals in three are a coordinate
+search from the best design so far (`aivc.research.coordinate`: one active parameter
+moved a step, the directions that helped before first, small gains combined), and the
+third asks TPE (Optuna; multivariate, grouped, so it models conditional spaces) over a
+few parameters at a time with the rest held at the best design. Twenty or thirty
 experiments are far too few for TPE to model every parameter at once; a few at a time it
-learns from every trial.
+learns from every trial, and it jumps where one step at a time would not go.
 
 The planner keeps no state: every proposal rebuilds the study from the request's history,
 and the samplers are seeded from the campaign seed and the experiment's sequence, so a
@@ -36,7 +37,9 @@ import numpy as np
 import optuna
 
 from aivc.api.spec import CampaignSpec
+from aivc.api.types import Verdict
 from aivc.codec import space
+from aivc.research import coordinate
 from aivc.research.planning import (
     DesignRequest,
     Lesson,
@@ -50,7 +53,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 log = logging.getLogger(__name__)
 
 STARTUP_TRIALS = 4
-MUTATE_EVERY = 2  # every 2nd proposal mutates the best design; the others ask TPE
+TPE_EVERY = 3  # every 3rd proposal asks TPE; the others take a coordinate step
 TPE_FREE = 3  # parameters TPE may move at once; the rest stay at the best design
 PAIR_MUTATION = 0.25  # chance that a mutation moves two parameters instead of one
 MAX_TRIES = 40
@@ -158,22 +161,30 @@ class SearchPlanner:
     # ---- choosing the next design --------------------------------------------------------
 
     def _trials(self, history: Iterable[Outcome]) -> Iterable[tuple[Params, float | None]]:
-        """(params, BD-rate or None for failed/unscored) of every finished experiment."""
+        """(params, value or None for failed/unscored) of every finished experiment: its
+        BD-rate, except that a design which beat the best on the campaign clips but was
+        refused by a guard (a held-out clip, chroma) is told as no better than that best.
+        The search optimises what can be adopted; else it keeps combining a gain that
+        the guards will refuse every time."""
         for outcome in history:
             params = outcome.params
             if not params or not fits(params):  # e.g. the baseline, intra-dct: no block
                 continue
             value = outcome.bd_rate if outcome.bd_rate is not None and math.isfinite(outcome.bd_rate) \
                 else None
+            gain = outcome.bd_rate_vs_best
+            if value is not None and gain is not None and outcome.verdict == Verdict.REJECTED.value \
+                    and gain <= -self.spec.adoption_margin:
+                value = ((1 + value / 100) / (1 + gain / 100) - 1) * 100  # the best's, about
             yield dict(params), value
 
     def _parent(self, parents: tuple[ParentCodec, ...], sequence: int,
                 rng: np.random.Generator) -> tuple[ParentCodec | None, Params | None]:
-        """Usually the best version; every third time another point of the archive."""
+        """Usually the best version; every other TPE turn another point of the archive."""
         usable = [(p, params) for p in parents if (params := self._base_params(p))]
         if not usable:
             return None, None
-        if len(usable) > 1 and sequence % (3 * MUTATE_EVERY) == 0:
+        if len(usable) > 1 and sequence % (2 * TPE_EVERY) == 0:  # on a TPE turn
             return usable[1 + int(rng.integers(len(usable) - 1))]
         return usable[0]
 
@@ -184,9 +195,9 @@ class SearchPlanner:
             return first, "the template's defaults (its hand-set design)"
         measured = [(p, v) for p, v in trials if v is not None]
         start = base if base and fits(base) else (best_of(measured) or first)
+        use_tpe = len(measured) >= 2 and sequence % TPE_EVERY == 0
         return explore(space.template_space(), trials, seen, start,
-                       (self.seed, sequence, attempt), use_tpe=len(measured) >= 2
-                       and sequence % MUTATE_EVERY != 0, rng=rng)
+                       (self.seed, sequence, attempt), use_tpe=use_tpe, rng=rng)
 
     def _base_params(self, parent: ParentCodec | None) -> Params | None:
         if parent is None:
@@ -217,8 +228,14 @@ def explore(designs: space.DesignSpace, trials: list[tuple[Params, float | None]
             start: Params, seed: tuple[Any, ...], *, use_tpe: bool,
             rng: np.random.Generator) -> tuple[Params, str]:
     """A design of `designs` not in `seen`: TPE over a few parameters (the rest as in
-    `start`) when `use_tpe`, else a local mutation of `start`. The search planner explores
-    the template's space with it, the hybrid planner the space an LLM program declares."""
+    `start`) when `use_tpe`, else the next coordinate step from `start` (a random local
+    mutation once every neighbour is known). The search planner explores the template's
+    space with it, the hybrid planner the space an LLM program declares."""
+    if not use_tpe:
+        step = coordinate.next_design(designs, start, trials,
+                                      lambda p: canonical(tidy(p), designs) in seen, rng)
+        if step is not None:
+            return tidy(step[0]), step[1]
     for tries in range(MAX_TRIES):
         if use_tpe and tries < 3:
             names = [p.name for p in designs.active(start)]
