@@ -163,20 +163,22 @@ class SearchPlanner:
     def _trials(self, history: Iterable[Outcome]) -> Iterable[tuple[Params, float | None]]:
         """(params, value or None for failed/unscored) of every finished experiment: its
         BD-rate, except that a design which beat the best on the campaign clips but was
-        refused by a guard (a held-out clip, chroma) is told as no better than that best.
-        The search optimises what can be adopted; else it keeps combining a gain that
-        the guards will refuse every time."""
-        for outcome in history:
-            params = outcome.params
-            if not params or not fits(params):  # e.g. the baseline, intra-dct: no block
-                continue
+        refused by a guard (a held-out clip, chroma) is told as no better than the version
+        adopted last before it. The search optimises what can be adopted; else it keeps
+        combining a gain that the guards will refuse every time."""
+        best: float | None = None
+        for outcome in sorted(history, key=lambda o: o.sequence):
             value = outcome.bd_rate if outcome.bd_rate is not None and math.isfinite(outcome.bd_rate) \
                 else None
             gain = outcome.bd_rate_vs_best
-            if value is not None and gain is not None and outcome.verdict == Verdict.REJECTED.value \
-                    and gain <= -self.spec.adoption_margin:
-                value = ((1 + value / 100) / (1 + gain / 100) - 1) * 100  # the best's, about
-            yield dict(params), value
+            if value is not None and gain is not None and best is not None \
+                    and outcome.verdict == Verdict.REJECTED.value and gain <= -self.spec.adoption_margin:
+                value = max(value, best)
+            elif outcome.verdict == Verdict.ADOPTED.value and value is not None:
+                best = value
+            params = outcome.params
+            if params and fits(params):  # else e.g. the baseline, intra-dct: no block
+                yield dict(params), value
 
     def _parent(self, parents: tuple[ParentCodec, ...], sequence: int,
                 rng: np.random.Generator) -> tuple[ParentCodec | None, Params | None]:
