@@ -17,8 +17,8 @@ of the best is matched by one of the candidate's at no more rate and no less qua
 every plane. That needs no integration interval, so it cannot be gamed by moving rate
 points, and it keeps an early, much better design from being rejected for being too far
 ahead of a weak baseline. With nothing adopted yet (the baseline), a candidate that ran
-correctly becomes v0. The verdict
-says why in words a person understands; every number it names is in the metrics.
+correctly becomes v0. The verdict says why in words a person understands; every number it
+names is in the metrics.
 """
 
 from __future__ import annotations
