@@ -89,3 +89,10 @@ def test_a_long_history_is_read_over_its_newest_designs_only():
     measured = [(at(QP=14 + i % 27), float(i % 7)) for i in range(500)]
     window = measured[-coordinate.RECORD_WINDOW:]
     assert recorded(DESIGNS, measured) == recorded(DESIGNS, window) != recorded(DESIGNS, measured[:300])
+
+
+def test_the_reason_says_which_way_the_record_points():
+    history = recorded(DESIGNS, [(BASE, 30.0), (at(GOP=16), 70.0), (at(LAMBDA=0.667), 28.0)])
+    assert history[("GOP", -1)].describe() == "the other direction cost BD-rate before"
+    assert history[("LAMBDA", 1)].describe() == "the other direction helped BD-rate before"
+    assert history[("LAMBDA", -1)].describe() == "this direction changed BD-rate by -2.00 points before"

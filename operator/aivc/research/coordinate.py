@@ -113,7 +113,8 @@ class Record:
         if self.made:
             return f"this direction changed BD-rate by {sum(self.made) / len(self.made):+.2f} points before"
         if self.reversed:
-            return "the other direction cost BD-rate before"
+            back = sum(self.reversed) / len(self.reversed)
+            return f"the other direction {'cost' if back < 0 else 'helped'} BD-rate before"
         return "untried so far"
 
 
