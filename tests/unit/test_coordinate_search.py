@@ -66,13 +66,23 @@ def test_small_gains_of_separate_parameters_are_tried_together():
 
 
 def test_untried_moves_come_before_the_way_back_and_costly_moves_come_last():
-    measured = [(BASE, 30.0), (at(GOP=16), 70.0), (at(QP=27), 31.0)]
+    measured = [(BASE, 30.0), (at(GOP=16), 70.0), (at(SEARCH_RANGE=29), 31.0)]
     order = ranked_moves(DESIGNS, BASE, recorded(DESIGNS, measured), rng())
     names = [(m.name, m.new) for m in order]
-    assert names[-1] == ("GOP", 16) and names[-2] == ("QP", 27)  # cost 40, then 1 point
+    assert names[-1] == ("GOP", 16) and names[-2] == ("SEARCH_RANGE", 29)  # cost 40, then 1
     assert names.index(("GOP", 4)) > names.index(("DEBLOCK", 1.25))  # the way back: after untried
-    assert names.index(("QP", 21)) > names.index(("DEBLOCK", 1.25))
-    assert names.index(("GOP", 4)) < names.index(("QP", 27))
+    assert names.index(("SEARCH_RANGE", 19)) > names.index(("DEBLOCK", 1.25))
+    assert names.index(("GOP", 4)) < names.index(("SEARCH_RANGE", 29))
+
+
+def test_parameters_that_place_the_rate_points_are_never_moved():
+    # QP and QP_SPACING move where BD-rate is measured, not how good the codec is: even when
+    # moving them "helped" before, the search holds them
+    measured = [(BASE, 30.0), (at(QP=27), 25.0), (at(QP_SPACING=5), 26.0)]
+    moved = {m.name for m in ranked_moves(DESIGNS, BASE, recorded(DESIGNS, measured), rng())}
+    assert moved and not moved & {"QP", "QP_SPACING"}
+    design, _ = next_design(DESIGNS, BASE, measured, lambda p: False, rng())
+    assert (design["QP"], design["QP_SPACING"]) == (BASE["QP"], BASE["QP_SPACING"])
 
 
 def test_every_neighbour_known_leaves_the_choice_to_the_caller():

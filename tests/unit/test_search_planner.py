@@ -17,7 +17,7 @@ SPEC = CampaignSpec.from_manifest({"kind": "Campaign", "metadata": {"name": "c"}
                                    "spec": {"dataset": {"clips": ["carphone:10"]}, "seed": 7}})
 
 
-TARGET = {"QP": 30, "QP_SPACING": 7, "LAMBDA": 2.5, "DEBLOCK": 0.4, "CHROMA_QP_OFFSET": 3,
+TARGET = {"LAMBDA": 2.5, "DEBLOCK": 0.4, "CHROMA_QP_OFFSET": 3,
           "SEARCH_RANGE": 40, "MBTREE_STRENGTH": 3.0, "CHROMA_WEIGHT": 2.0}
 DESIGNS = space.template_space()
 
@@ -77,7 +77,7 @@ def test_every_candidate_is_a_complete_distinct_source_carrying_its_parameters()
 
 
 def test_the_search_finds_better_designs_than_the_defaults():
-    steps = run(SearchPlanner(SPEC), 16)
+    steps = run(SearchPlanner(SPEC), 24)
     scores = [fake_bd_rate(p.params) for _, p in steps]
     assert min(scores) < 0.9 * scores[0]
 
@@ -156,3 +156,9 @@ def test_a_gain_the_guards_refused_is_not_combined_again():
     # the two small gains together, without the refused one
     assert canonical(proposal.params) == canonical({**base, "DEBLOCK": 1.25, "SUBPEL_PATTERN": "square"})
     assert "together" in proposal.rationale
+
+
+def test_the_rate_points_stay_where_the_parent_put_them():
+    # QP and QP_SPACING place the rate points (`operating point`): held at the template's
+    for _, proposal in run(SearchPlanner(SPEC), 14):
+        assert (proposal.params["QP"], proposal.params["QP_SPACING"]) == (24, 6)

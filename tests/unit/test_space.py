@@ -136,6 +136,24 @@ LEVELS = 2
     assert space.read_params(rewritten) == {**declared.defaults(), "MODE": "slow", "X_SIZE": 8}
 
 
+def test_a_parameter_may_say_it_only_places_the_rate_points():
+    source = f"""{space.BEGIN}
+STEP = 6.5   # float: 2..20 log; quantiser step of level 0; operating point
+SPREAD = 2   # int: 1..4; levels apart; operating point; when STEP > 3
+FILTER = 1   # int: 0..2; filter strength
+{space.END}
+"""
+    declared = space.parse_space(source)
+    assert [p.name for p in declared.params if p.operating_point] == ["STEP", "SPREAD"]
+    assert declared.by_name["SPREAD"].description == "levels apart"
+    assert [p.name for p in declared.tunable(declared.defaults())] == ["FILTER"]
+    rewritten = space.generate_source({"FILTER": 2}, base=source)
+    again = space.parse_space(rewritten)  # the mark survives a rewrite
+    assert [p.operating_point for p in again.params] == [True, True, False]
+    template = space.template_space()
+    assert {p.name for p in template.params if p.operating_point} == {"QP", "QP_SPACING"}
+
+
 @pytest.mark.parametrize("text, params, holds", [
     ("GOP > 1", {"GOP": 2}, True), ("GOP > 1", {"GOP": 1}, False),
     ("SUBPEL != off", {"SUBPEL": "quarter"}, True), ('SUBPEL != "off"', {"SUBPEL": "off"}, False),

@@ -11,7 +11,7 @@ comments, one parameter per line, each line saying what it is::
     MBTREE = True      # bool; per-block QP offsets from temporal propagation
     # --- END PARAMETERS ---
 
-Each line is ``NAME = LITERAL  # KIND[: DOMAIN]; MEANING[; when CONDITION]``:
+Each line is ``NAME = LITERAL  # KIND[: DOMAIN]; MEANING[; operating point][; when CONDITION]``:
 
 - KIND is ``int``, ``float``, ``choice`` or ``bool``; LITERAL is the shipped value (the
   default) and must lie in the domain.
@@ -19,6 +19,11 @@ Each line is ``NAME = LITERAL  # KIND[: DOMAIN]; MEANING[; when CONDITION]``:
   ``log`` (sample on a log scale; LOW > 0); ``A|B|C`` for choice, each a number, ``True``,
   ``False`` or a bare or double-quoted word; nothing for bool.
 - MEANING is one line for people and planners.
+- ``operating point`` marks a parameter that places the rate points (a base quantiser,
+  the spacing of the levels) rather than deciding how well they are coded. BD-rate
+  integrates over the range two codecs share, so moving such a parameter mostly changes
+  where the score is measured; planners hold it at the parent's value (the issue of the
+  score's integrity: gains must not come from moving rate points).
 - CONDITION says when the parameter matters at all: ``NAME == V``, ``NAME != V``,
   ``NAME < V`` (also ``<=``, ``>``, ``>=``), ``NAME in A|B``, or a bare ``NAME`` (a bool
   that is on), several joined by `` and ``. It may only name parameters declared above
@@ -53,6 +58,7 @@ from aivc.errors import AivcError
 BEGIN = "# --- PARAMETERS (rewritten by the search planner) ---"
 END = "# --- END PARAMETERS ---"
 KINDS = ("int", "float", "choice", "bool")
+OPERATING_POINT = "operating point"
 _LINE = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)\s*=\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<note>.*))?$")
 _RANGE = re.compile(r"^(?P<low>[-+0-9.eE]+)\s*\.\.\s*(?P<high>[-+0-9.eE]+)(?P<log>\s+log)?$")
 _TERM = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)(?:\s*(?P<op>==|!=|<=|>=|<|>|\bin\b)\s*(?P<value>.+))?$")
@@ -142,6 +148,8 @@ class Param:
     range: tuple[float, float] | None = None
     log: bool = False
     when: tuple[Condition, ...] = ()
+    operating_point: bool = False
+    """Places the rate points (see the module docstring): searches hold it."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -182,7 +190,8 @@ class Param:
             low, high = self.range or (0, 0)
             head = f"{self.kind}: {_show(low)}..{_show(high)}{' log' if self.log else ''}"
         when = f"; when {' and '.join(str(c) for c in self.when)}" if self.when else ""
-        return f"{head}; {self.description}{when}"
+        point = f"; {OPERATING_POINT}" if self.operating_point else ""
+        return f"{head}; {self.description}{point}{when}"
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,10 @@ class DesignSpace:
         """The parameters that matter for the design `params` (completed with defaults)."""
         full = {**self.defaults(), **params}
         return [p for p in self.params if p.active(full)]
+
+    def tunable(self, params: Mapping[str, Any]) -> list[Param]:
+        """The active parameters a search moves: all but those that place the rate points."""
+        return [p for p in self.active(params) if not p.operating_point]
 
     def canonical(self, params: Mapping[str, Any]) -> dict[str, Value]:
         """The design with every inactive parameter at its default: two designs that differ
@@ -269,15 +282,20 @@ def _declared(name: str, value: Value, note: str, known: set[str]) -> Param:
             if c.name not in known:
                 raise DesignSpaceError(f"{name}: its condition names {c.name}, which is not "
                                        "declared above it")
+    point = bool(rest) and rest[-1] == OPERATING_POINT
+    if point:
+        rest.pop()
     description = "; ".join(rest).strip()
     if kind not in KINDS or not description:
         raise DesignSpaceError(f"{name}: the comment must read 'KIND[: DOMAIN]; MEANING' with "
                                f"KIND one of {', '.join(KINDS)}, got {note!r}")
     if kind == "bool":
-        return Param(name, kind, value, description, choices=(True, False), when=when)
+        return Param(name, kind, value, description, choices=(True, False), when=when,
+                     operating_point=point)
     if kind == "choice":
         return Param(name, kind, value, description,
-                     choices=tuple(_word(c) for c in domain.split("|")), when=when)
+                     choices=tuple(_word(c) for c in domain.split("|")), when=when,
+                     operating_point=point)
     match = _RANGE.match(domain)
     if match is None:
         raise DesignSpaceError(f"{name}: {kind} needs a range LOW..HIGH, got {domain!r}")
@@ -285,7 +303,7 @@ def _declared(name: str, value: Value, note: str, known: set[str]) -> Param:
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         raise DesignSpaceError(f"{name}: the range {domain!r} must be finite with LOW <= HIGH")
     return Param(name, kind, value, description, range=(low, high), log=bool(match["log"]),
-                 when=when)
+                 when=when, operating_point=point)
 
 
 def declares(source: str) -> bool:

@@ -51,6 +51,14 @@ def build_registry() -> kopf.OperatorRegistry:
 Flag = asyncio.Event | threading.Event
 
 
+class OperatorFailed(RuntimeError):
+    """The operator in an `OperatorThread` ended with an error (chained as `__cause__`).
+
+    A wrapper, not the error itself: asyncio re-creates a `TimeoutError` that crosses
+    `to_thread` without its traceback, and then nobody can tell where it came from.
+    """
+
+
 class OperatorThread:
     """An operator in its own thread and event loop, as if in another process (tests, bench).
 
@@ -68,6 +76,7 @@ class OperatorThread:
         try:
             asyncio.run(run_operator(self.memo, stop_flag=self._stop, ready_flag=self._ready))
         except BaseException as exc:  # re-raised by stop()
+            log.error("the operator ended with an error", exc_info=exc)
             self._failure.append(exc)
             self._ready.set()
 
@@ -84,7 +93,8 @@ class OperatorThread:
         if self._thread.is_alive():
             raise TimeoutError("the operator did not stop")
         if self._failure:
-            raise self._failure[0]
+            exc = self._failure[0]
+            raise OperatorFailed(f"the operator ended with {type(exc).__name__}: {exc}") from exc
 
 
 async def run_operator(memo: OperatorMemo, *, stop_flag: Flag | None = None,

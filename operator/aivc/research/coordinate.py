@@ -16,7 +16,8 @@ best design is chosen from its untried neighbours:
    40 % is not retried before every untried one has been.
 
 Nothing here is tuned to a codec: the moves are read from the design space's own domains
-(next choice over, a step of an eighth of a range, a factor of 1.5 on a log scale).
+(next choice over, a step of an eighth of a range, a factor of 1.5 on a log scale), and
+parameters the space marks as placing the rate points (`operating point`) are not moved.
 """
 
 from __future__ import annotations
@@ -139,13 +140,15 @@ def recorded(designs: space.DesignSpace,
 def combination(designs: space.DesignSpace, start: Params, start_value: float | None,
                 measured: list[tuple[Params, float]], seen: Callable[[Params], bool]) -> Params | None:
     """`start` with every single move from it that improved it (the best value per
-    parameter), when there are two or more and the combination is new."""
+    parameter; parameters a search holds do not count), when there are two or more and the
+    combination is new."""
     if start_value is None:
         return None
     gains: dict[str, tuple[float, Any]] = {}
+    tunable = {p.name for p in designs.tunable(start)}
     for params, value in measured:
         moves = difference(designs, start, params)
-        if len(moves) == 1 and value < start_value:
+        if len(moves) == 1 and value < start_value and moves[0].name in tunable:
             move = moves[0]
             if move.name not in gains or value < gains[move.name][0]:
                 gains[move.name] = (value, move.new)
@@ -164,7 +167,7 @@ def ranked_moves(designs: space.DesignSpace, start: Params,
                  rng: np.random.Generator) -> list[Move]:
     """Every single move from `start`, best expected first (see the module docstring);
     ties are broken at random, so two seeds explore differently."""
-    moves = [Move(p.name, start[p.name], v) for p in designs.active(start)
+    moves = [Move(p.name, start[p.name], v) for p in designs.tunable(start)
              for v in neighbours(p, start[p.name])]
     order = rng.permutation(len(moves))
     keyed = sorted(((*history.get((m.name, m.toward), Record()).rank(), int(rank), m)

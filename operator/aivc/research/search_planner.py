@@ -13,7 +13,10 @@ proposal is the template's own defaults; then two proposals in three are a coord
 search from the best design so far (`aivc.research.coordinate`: one active parameter
 moved a step, the directions that helped before first, small gains combined), and the
 third asks TPE (Optuna; multivariate, grouped, so it models conditional spaces) over a
-few parameters at a time with the rest held at the best design. Twenty or thirty
+few parameters at a time with the rest held at the best design. Parameters that place
+the rate points (`operating point`: the template's QP and QP_SPACING) are held at the
+parent's value: BD-rate is measured over the range two codecs share, so moving them
+changes where the score is measured, not how good the codec is. Twenty or thirty
 experiments are far too few for TPE to model every parameter at once; a few at a time it
 learns from every trial, and it jumps where one step at a time would not go.
 
@@ -240,7 +243,7 @@ def explore(designs: space.DesignSpace, trials: list[tuple[Params, float | None]
             return tidy(step[0]), step[1]
     for tries in range(MAX_TRIES):
         if use_tpe and tries < 3:
-            names = [p.name for p in designs.active(start)]
+            names = [p.name for p in designs.tunable(start)]
             free = sorted(str(n) for n in rng.choice(names, size=min(TPE_FREE, len(names)),
                                                       replace=False))
             params = ask_tpe(designs, trials, start, free, seed_for(*seed, tries))
@@ -284,7 +287,7 @@ def mutate(designs: space.DesignSpace, params: Params, rng: np.random.Generator)
     """Change one (sometimes two) active parameters to a neighbouring value: with two
     dozen parameters, most random moves hurt, so one at a time learns the most."""
     out = dict(params)
-    active = designs.active(out)
+    active = designs.tunable(out)
     count = 2 if rng.random() < PAIR_MUTATION else 1
     chosen = rng.choice(len(active), size=min(len(active), count), replace=False)
     for index in chosen:

@@ -13,7 +13,8 @@ from the median of their left, above and above-right neighbours.
 
 The bitstream is a fixed header (shape, frame count, fps, level) and the range coder's words;
 the decoder needs nothing else. All design choices sit between the PARAMETERS markers, each
-line declaring itself (`NAME = value  # KIND: DOMAIN; meaning[; when CONDITION]`, the format
+line declaring itself (`NAME = value  # KIND: DOMAIN; meaning[; operating point][; when
+CONDITION]`, the format
 `aivc.codec.space` documents and reads).
 """
 
@@ -26,8 +27,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 # --- PARAMETERS (rewritten by the search planner) ---
 BLOCK = 8                        # choice: 4|8|16; transform block size in pixels
-QSTEP = 6.5                      # float: 2..16; luma quantiser step of level 0 (the highest quality)
-QSTEP_RATIO = 1.9                # float: 1.4..2.6; factor between the steps of consecutive levels
+QSTEP = 6.5                      # float: 2..16; luma quantiser step of level 0 (the highest quality); operating point
+QSTEP_RATIO = 1.9                # float: 1.4..2.6; factor between the steps of consecutive levels; operating point
 DEADZONE = 0.3                   # float: 0.05..0.5; rounding offset: q = floor(|c| / step + DEADZONE)
 CHROMA_QP_OFFSET = 2             # int: -3..9; chroma step = luma step * 2 ** (offset / 6)
 INTER = True                     # bool; motion-compensated prediction from the previous frame

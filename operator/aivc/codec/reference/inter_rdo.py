@@ -44,11 +44,13 @@ bytes (length-prefixed, possibly empty) and the range coder's words. The decoder
 nothing else; it derives the frame structure and every quantiser from the header.
 
 The PARAMETERS block is self-describing: each line is
-``NAME = VALUE  # KIND[: DOMAIN]; MEANING[; when CONDITION]`` where KIND is int, float,
-choice or bool; DOMAIN is ``LOW..HIGH`` (int, float; a trailing ``log`` asks for a log
-scale) or ``A|B|C`` (choice); CONDITION (``NAME == V``, ``!=``, ``<``, ``<=``, ``>``,
-``>=``, ``NAME in A|B``, or a bare bool NAME, joined by ``and``) says when the parameter
-matters. `aivc.codec.space` reads this block, and the search planner rewrites only it
+``NAME = VALUE  # KIND[: DOMAIN]; MEANING[; operating point][; when CONDITION]`` where
+KIND is int, float, choice or bool; DOMAIN is ``LOW..HIGH`` (int, float; a trailing
+``log`` asks for a log scale) or ``A|B|C`` (choice); ``operating point`` marks QP and
+QP_SPACING, which place the rate points rather than code them better (searches hold them);
+CONDITION (``NAME == V``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``NAME in A|B``, or a bare
+bool NAME, joined by ``and``) says when the parameter matters. `aivc.codec.space` reads
+this block, and the search planner rewrites only it
 (and the optional import line below, ``torch = None`` until LEARNED_FILTER turns it into
 ``import torch``: the sandbox imports every library a source names, torch takes seconds).
 """
@@ -63,8 +65,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 torch = None  # when LEARNED_FILTER
 
 # --- PARAMETERS (rewritten by the search planner) ---
-QP = 24                     # int: 14..40; luma QP of level 0 (the quantiser step doubles every 6)
-QP_SPACING = 6              # int: 3..9; QP added per level
+QP = 24                     # int: 14..40; luma QP of level 0 (the quantiser step doubles every 6); operating point
+QP_SPACING = 6              # int: 3..9; QP added per level; operating point
 CHROMA_QP_OFFSET = -2       # int: -6..6; chroma QP = luma QP + this
 I_QP_OFFSET = -3            # int: -8..2; QP offset of intra frames
 GOP = 8                     # choice: 1|2|4|8|16; anchor distance, hierarchical B frames between (1 = low-delay P)
