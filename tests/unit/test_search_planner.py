@@ -11,7 +11,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.codec import space
 from aivc.research.phases import Failure
 from aivc.research.planning import DesignRequest, Outcome, ParentCodec
-from aivc.research.search_planner import SearchPlanner, ask_tpe, canonical
+from aivc.research.search_planner import TPE_EVERY, SearchPlanner, ask_tpe, canonical
 
 SPEC = CampaignSpec.from_manifest({"kind": "Campaign", "metadata": {"name": "c"},
                                    "spec": {"dataset": {"clips": ["carphone:10"]}, "seed": 7}})
@@ -152,13 +152,14 @@ def test_a_gain_the_guards_refused_is_not_combined_again():
                Outcome(3, "DEBLOCK up", "Rejected", params=small, bd_rate=29.8, bd_rate_vs_best=-0.6),
                Outcome(4, "square", "Rejected", params=other, bd_rate=29.7, bd_rate_vs_best=-0.7))
     parents = (ParentCodec(version=1, source=space.generate_source(base), bd_rate=30.0, params=base),)
-    proposal = SearchPlanner(SPEC).propose(DesignRequest(sequence=5, parents=parents, history=history))
+    turn = next(n for n in range(5, 20) if n % TPE_EVERY)  # a coordinate turn, not TPE's
+    proposal = SearchPlanner(SPEC).propose(DesignRequest(sequence=turn, parents=parents, history=history))
     # the two small gains together, without the refused one
     assert canonical(proposal.params) == canonical({**base, "DEBLOCK": 1.25, "SUBPEL_PATTERN": "square"})
     assert "together" in proposal.rationale
 
 
 def test_the_rate_points_stay_where_the_parent_put_them():
-    # QP and QP_SPACING place the rate points (`operating point`): held at the template's
+    # QP and QP_SPACING place the rate points (`operating point`): held at the template's values
     for _, proposal in run(SearchPlanner(SPEC), 14):
         assert (proposal.params["QP"], proposal.params["QP_SPACING"]) == (24, 6)

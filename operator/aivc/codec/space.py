@@ -22,8 +22,8 @@ Each line is ``NAME = LITERAL  # KIND[: DOMAIN]; MEANING[; operating point][; wh
 - ``operating point`` marks a parameter that places the rate points (a base quantiser,
   the spacing of the levels) rather than deciding how well they are coded. BD-rate
   integrates over the range two codecs share, so moving such a parameter mostly changes
-  where the score is measured; planners hold it at the parent's value (the issue of the
-  score's integrity: gains must not come from moving rate points).
+  where the score is measured; planners hold it at the parent's value (a gain must come
+  from coding better, not from moving the rate points).
 - CONDITION says when the parameter matters at all: ``NAME == V``, ``NAME != V``,
   ``NAME < V`` (also ``<=``, ``>``, ``>=``), ``NAME in A|B``, or a bare ``NAME`` (a bool
   that is on), several joined by `` and ``. It may only name parameters declared above

@@ -14,8 +14,7 @@ from the median of their left, above and above-right neighbours.
 The bitstream is a fixed header (shape, frame count, fps, level) and the range coder's words;
 the decoder needs nothing else. All design choices sit between the PARAMETERS markers, each
 line declaring itself (`NAME = value  # KIND: DOMAIN; meaning[; operating point][; when
-CONDITION]`, the format
-`aivc.codec.space` documents and reads).
+CONDITION]`, the format `aivc.codec.space` documents and reads).
 """
 
 import math

@@ -50,9 +50,9 @@ KIND is int, float, choice or bool; DOMAIN is ``LOW..HIGH`` (int, float; a trail
 QP_SPACING, which place the rate points rather than code them better (searches hold them);
 CONDITION (``NAME == V``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``NAME in A|B``, or a bare
 bool NAME, joined by ``and``) says when the parameter matters. `aivc.codec.space` reads
-this block, and the search planner rewrites only it
-(and the optional import line below, ``torch = None`` until LEARNED_FILTER turns it into
-``import torch``: the sandbox imports every library a source names, torch takes seconds).
+this block, and the search planner rewrites only it (and the optional import line below,
+``torch = None`` until LEARNED_FILTER turns it into ``import torch``: the sandbox imports
+every library a source names, torch takes seconds).
 """
 
 import math
