@@ -41,6 +41,7 @@ from aivc.errors import AivcError
 from aivc.kube import events, refusals
 from aivc.kube.client import CAMPAIGNS, EXPERIMENTS, ApiError, Conflict
 from aivc.kube.memo import CampaignContext, OperatorMemo
+from aivc.kube.pausing import pause
 from aivc.kube.store import BlockingStore
 from aivc.observe import metrics
 from aivc.research import anchoring, publishing
@@ -103,7 +104,7 @@ class CampaignDriver:
                 await self._refused(exc)
                 raise kopf.TemporaryError(f"API: {exc}",
                                           delay=self.memo.config.loops.refused_retry_seconds) from exc
-            await stopped.wait(self.memo.config.loops.poll_seconds)
+            await pause(stopped, self.memo.config.loops.poll_seconds)
 
     async def _context(self) -> CampaignContext:
         try:

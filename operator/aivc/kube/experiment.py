@@ -36,6 +36,7 @@ from aivc.errors import AivcError
 from aivc.kube import events, jobs, refusals
 from aivc.kube.client import EXPERIMENTS, ApiError
 from aivc.kube.memo import OperatorMemo
+from aivc.kube.pausing import pause
 from aivc.kube.stages import Stages
 from aivc.observe import metrics
 from aivc.research import history, publishing
@@ -93,7 +94,7 @@ class ExperimentDriver:
             if not needs_driving(self.doc):
                 return
             if not progressed:
-                await stopped.wait(self.memo.config.loops.poll_seconds)
+                await pause(stopped, self.memo.config.loops.poll_seconds)
 
     async def _refused(self, exc: Exception) -> None:
         """A refusal people must fix: a Warning, then `ApiAccess=False` (best effort: the
