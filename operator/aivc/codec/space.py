@@ -23,7 +23,10 @@ Each line is ``NAME = LITERAL  # KIND[: DOMAIN]; MEANING[; operating point][; wh
   the spacing of the levels) rather than deciding how well they are coded. BD-rate
   integrates over the range two codecs share, so moving such a parameter mostly changes
   where the score is measured; planners hold it at the parent's value (a gain must come
-  from coding better, not from moving the rate points).
+  from coding better, not from moving the rate points). One exception: before an LLM's
+  program has two scored settings, the hybrid planner draws every parameter at random
+  (`hybrid_planner.spread`) or copies other programs' best values (`warm_start`), since
+  the defaults it guessed may lie where the program cannot be scored at all.
 - CONDITION says when the parameter matters at all: ``NAME == V``, ``NAME != V``,
   ``NAME < V`` (also ``<=``, ``>``, ``>=``), ``NAME in A|B``, or a bare ``NAME`` (a bool
   that is on), several joined by `` and ``. It may only name parameters declared above

@@ -17,10 +17,11 @@ few parameters at a time with the rest held at the best design. Over six 30-expe
 campaigns of `make search-gain` (one proposal in three from TPE then), 17 % of the TPE
 proposals beat the best of their time and 3 % were adopted, against 41 % and 9 % of the
 coordinate steps: with two dozen parameters and a few dozen trials TPE is close to a
-random jump, worth keeping to leave a local optimum, not as a third of the budget. Parameters that place
-the rate points (`operating point`: the template's QP and QP_SPACING) are held at the
-parent's value: BD-rate is measured over the range two codecs share, so moving them
-changes where the score is measured, not how good the codec is. Twenty or thirty
+random jump, worth keeping to leave a local optimum, not as a third of the budget.
+Parameters that place the rate points (`operating point`: the template's QP and
+QP_SPACING) are held at the parent's value: BD-rate is measured over the range two codecs
+share, so moving them changes where the score is measured, not how good the codec is.
+Twenty or thirty
 experiments are far too few for TPE to model every parameter at once; a few at a time it
 learns from every trial, and it jumps where one step at a time would not go.
 
@@ -288,14 +289,14 @@ def ask_tpe(designs: space.DesignSpace, trials: list[tuple[Params, float | None]
 
 
 def mutate(designs: space.DesignSpace, params: Params, rng: np.random.Generator) -> Params:
-    """Change one (sometimes two) active parameters to a neighbouring value: with two
+    """Change one (sometimes two) tunable parameters to a neighbouring value: with two
     dozen parameters, most random moves hurt, so one at a time learns the most."""
     out = dict(params)
-    active = designs.tunable(out)
+    tunable = designs.tunable(out)
     count = 2 if rng.random() < PAIR_MUTATION else 1
-    chosen = rng.choice(len(active), size=min(len(active), count), replace=False)
+    chosen = rng.choice(len(tunable), size=min(len(tunable), count), replace=False)
     for index in chosen:
-        param = active[int(index)]
+        param = tunable[int(index)]
         out[param.name] = _neighbour(param, out.get(param.name, param.default), rng)
     return out
 
