@@ -65,14 +65,20 @@ def test_small_gains_of_separate_parameters_are_tried_together():
     assert len(difference(DESIGNS, BASE, design)) == 1
 
 
-def test_untried_moves_come_before_the_way_back_and_costly_moves_come_last():
+def test_the_way_back_from_a_costly_move_comes_before_untried_moves_and_costly_moves_come_last():
     measured = [(BASE, 30.0), (at(GOP=16), 70.0), (at(SEARCH_RANGE=29), 31.0)]
     order = ranked_moves(DESIGNS, BASE, recorded(DESIGNS, measured), rng())
     names = [(m.name, m.new) for m in order]
     assert names[-1] == ("GOP", 16) and names[-2] == ("SEARCH_RANGE", 29)  # cost 40, then 1
-    assert names.index(("GOP", 4)) > names.index(("DEBLOCK", 1.25))  # the way back: after untried
-    assert names.index(("SEARCH_RANGE", 19)) > names.index(("DEBLOCK", 1.25))
-    assert names.index(("GOP", 4)) < names.index(("SEARCH_RANGE", 29))
+    # the other side of each parameter that mattered, the costlier first, then the untried
+    assert names[:2] == [("GOP", 4), ("SEARCH_RANGE", 19)]
+    assert ("DEBLOCK", 1.25) in names[2:-2]  # untried: between the two
+
+
+def test_after_one_side_hurt_the_next_step_is_the_other_side():
+    measured = [(BASE, 30.0), (at(LAMBDA=1.5), 33.0)]
+    design, why = next_design(DESIGNS, BASE, measured, lambda p: False, rng())
+    assert design == at(LAMBDA=0.667) and why.endswith("(the other direction cost BD-rate before)")
 
 
 def test_parameters_that_place_the_rate_points_are_never_moved():

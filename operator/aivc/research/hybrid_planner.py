@@ -4,9 +4,11 @@ A program the LLM writes may declare tunable parameters (`aivc.codec.space`: the
 reference codecs use too). After the LLM's program has been measured, the next
 `hybrid.searchPerDesign` experiments are search experiments over its parameters: the first
 is warm-started from the best values other programs found for parameters of the same name
-(or, without any, explores around the declared defaults), the rest alternate between TPE and
-local moves around the best point so far (`aivc.research.search_planner.explore`). Only
-then is the LLM asked again, and its prompt says what the search found: the best values
+(or, without any, explores around the declared defaults), the rest are coordinate steps
+around the best point so far and, one in five, TPE (`aivc.research.search_planner.explore`;
+the template search asks TPE less often on evidence from 30-experiment campaigns over the
+template, which says nothing about the few search turns a program gets). Only then is the
+LLM asked again, and its prompt says what the search found: the best values
 and how strongly the score moved with each parameter. A search experiment costs sandbox
 time only, so a program's knobs are tuned without paying the model for guesses.
 
@@ -41,7 +43,6 @@ from aivc.research.planning import (
 )
 from aivc.research.search_planner import (
     MAX_TRIES,
-    TPE_EVERY,
     ask_tpe,
     best_of,
     canonical,
@@ -53,6 +54,8 @@ from aivc.research.search_planner import (
 )
 
 log = logging.getLogger(__name__)
+
+TPE_EVERY = 5  # every 5th search experiment over a program asks TPE
 
 Params = dict[str, Any]
 
