@@ -66,8 +66,8 @@ ablation: setup
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m aivc.bench.ablation --out docs/codec-ablation.md --work runs/ablation
 
 ## search-gain: the quickstart campaign with 30 search-planner experiments for each of three
-## planner seeds (side by side, about 35 minutes on 2 cores), best version vs the template's
-## hand-set defaults on the held-out clip, written to docs/search-gain.md
+## planner seeds (two side by side, then the third; about 45 minutes on 2 cores), best
+## version vs the template's hand-set defaults on the held-out clip, to docs/search-gain.md
 search-gain: setup
 	$(BIN)/python -m aivc.bench.search_gain --out docs/search-gain.md --run-dir runs/search-gain
 
