@@ -13,9 +13,11 @@ from aivc.research.campaigning import (
     completed,
     count_outcomes,
     deadline_of,
+    edit_reviewed,
+    edited_since_completed,
     invalid,
     plan_campaign,
-    resumable,
+    still_stopped,
 )
 
 NOW = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
@@ -251,6 +253,20 @@ def test_a_status_from_before_the_counter_takes_its_cost_as_the_base():
 def test_a_completed_campaign_resumes_only_when_its_edited_budget_lets_it_go_on():
     done = [exp("Succeeded", "Rejected", seq=0), exp("Succeeded", "Rejected", seq=1)]
     status = {"phase": "Completed", "nextSequence": 2, "stopReason": "budget.maxExperiments reached"}
-    assert not resumable(campaign(status, maxExperiments=2), done, NOW)
-    assert resumable(campaign(status, maxExperiments=4), done, NOW)
-    assert not resumable(campaign({**status, "phase": "Running"}, maxExperiments=4), done, NOW)
+    assert still_stopped(campaign(status, maxExperiments=2), done, NOW) == \
+        "budget.maxExperiments reached (2 of 2)"
+    assert still_stopped(campaign(status, maxExperiments=4), done, NOW) is None
+
+
+def test_an_edit_is_unreviewed_while_the_generation_is_ahead_of_the_completed_status():
+    status = {"phase": "Completed", "nextSequence": 2}
+    assert edited_since_completed(campaign({**status, "observedGeneration": 2}))  # generation 3
+    assert not edited_since_completed(campaign({**status, "observedGeneration": 3}))
+    assert edited_since_completed(campaign(status))  # a status from before the field existed
+    assert not edited_since_completed(campaign({"phase": "Running", "observedGeneration": 2}))
+
+
+def test_an_edit_that_lifts_nothing_is_recorded_as_seen_and_nothing_else_changes():
+    c = campaign({"phase": "Completed", "nextSequence": 2, "observedGeneration": 2,
+                  "stopReason": "budget.maxExperiments reached (2 of 2)"})
+    assert edit_reviewed(c) == {"observedGeneration": 3}

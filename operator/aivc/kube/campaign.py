@@ -48,10 +48,12 @@ from aivc.research import anchoring, publishing
 from aivc.research.campaigning import (
     CampaignPlan,
     completed,
+    edit_reviewed,
+    edited_since_completed,
     invalid,
     plan_campaign,
     restarted,
-    resumable,
+    still_stopped,
 )
 from aivc.store.base import experiment_name, new_document
 from aivc.store.local import LocalStore
@@ -171,17 +173,43 @@ class CampaignDriver:
         with contextlib.suppress(ApiError):
             await self._write(status_patch(campaign_status_json(old), campaign_status_json(new)))
 
-    async def resume_if_raised(self) -> None:
-        """A Completed campaign whose edited spec no longer stops it (a raised budget, a later
-        deadline) is Running again; its daemon starts once the phase matches again."""
+    async def review_edit(self) -> None:
+        """A Completed campaign whose spec was edited: Running again when the edit lifts what
+        stopped it (a raised budget, a later deadline); otherwise the edit is recorded as
+        seen (`observedGeneration`) with an Event that says what still stops it.
+
+        kopf does not retry an event handler, and this runs once per edit: a transient API
+        error is retried here."""
+        for attempt in range(3):
+            try:
+                return await self._review_edit()
+            except ApiError as exc:
+                if not exc.retryable:
+                    await self._refused(exc)
+                    return
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(self.memo.config.loops.retry_seconds)
+
+    async def _review_edit(self) -> None:
         try:
             campaign = self.document()
         except ManifestError:
             return  # the daemon reports an invalid spec when it runs
-        if resumable(campaign, self.experiments(), now()):
+        uid, generation = str(self.body["metadata"].get("uid")), campaign.meta.generation
+        if not edited_since_completed(campaign) or self.memo.reviewed.get(uid) == generation:
+            return  # reviewed already: this event was queued before that write
+        reason = still_stopped(campaign, self.experiments(), now())
+        if reason is None:
             await self._write(restarted(campaign, now()))
             events.post(self._reference(), Reason.RESUMED,
-                        "the edited budget lets the campaign go on: Running again")
+                        "the edited spec lets the campaign go on: Running again")
+        else:
+            await self._write(edit_reviewed(campaign))
+            events.post(self._reference(), Reason.COMPLETED,
+                        f"the edited spec still stops the campaign: {reason}")
+        if generation is not None:
+            self.memo.reviewed[uid] = generation
 
     def _reference(self) -> Json:
         return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Campaign",
@@ -190,7 +218,9 @@ class CampaignDriver:
     async def _finish(self, ctx: CampaignContext, campaign: CampaignDoc, plan: CampaignPlan) -> None:
         """Finish-up: the campaign report (when asked for), then the Completed status.
 
-        The report comes first: once the status says Completed, kopf stops this daemon.
+        The report comes first: once the status says Completed, kopf stops this daemon. The
+        status carries the generation this plan read: an edit that landed meanwhile is ahead
+        of it and is reviewed (`review_edit`).
         """
         path = None
         if ctx.spec.finish_report:
@@ -236,9 +266,24 @@ def register(registry: kopf.OperatorRegistry) -> None:
         assert campaign_experiments is not None  # kopf passes every index to every handler
         await CampaignDriver(memo, body, campaign_experiments).run(stopped)
 
-    @kopf.on.update(GROUP, VERSION, "campaigns", registry=registry, id="resume", field="spec",
-                    when=lambda status, **_: status.get("phase") == CampaignPhase.COMPLETED)
-    async def resume(body: kopf.Body, memo: OperatorMemo,
-                     campaign_experiments: kopf.Index[Any, Any] | None = None, **_: Any) -> None:
+    # Level-triggered, not an on.update handler: a change handler filtered on the phase
+    # leaves kopf blind to the spec until the phase matches, so an edit that arrives with the
+    # Completed status (or while the daemon completes under the spec it read) would be taken
+    # as the spec kopf first saw and never handled. Every event of a Completed campaign whose
+    # generation is ahead of `observedGeneration` is reviewed instead, whatever the order.
+    @kopf.on.event(GROUP, VERSION, "campaigns", registry=registry, id="review-edit",
+                   when=lambda type, body, **_: type != "DELETED" and _edited(body))
+    async def review_edit(body: kopf.Body, memo: OperatorMemo,
+                          campaign_experiments: kopf.Index[Any, Any] | None = None, **_: Any) -> None:
         assert campaign_experiments is not None
-        await CampaignDriver(memo, body, campaign_experiments).resume_if_raised()
+        await CampaignDriver(memo, body, campaign_experiments).review_edit()
+
+
+def _edited(body: kopf.Body) -> bool:
+    """`edited_since_completed` on a raw body (False for one that does not parse or is going)."""
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    try:
+        return edited_since_completed(CampaignDoc.parse(dict(body)))
+    except ManifestError:
+        return False

@@ -93,6 +93,9 @@ class OperatorMemo(kopf.Memo):
         self.settings = settings or settings_mod.Settings(
             paths=settings_mod.PathSettings(cache_dir=config.data_dir / "cache"))
         self.contexts: dict[tuple[str, str], CampaignContext] = {}
+        self.reviewed: dict[str, int] = {}
+        """Campaign UID → the generation whose edit `review_edit` acted on: events queued
+        before that write still show the edit unreviewed and must not act on it twice."""
 
     def store(self, namespace: str) -> KubeStore:
         return KubeStore(self.api, namespace)

@@ -207,16 +207,29 @@ def spent_so_far(old: CampaignStatus, experiments: Sequence[ExperimentDoc]) -> t
     return old.cost_usd + max(0.0, live - seen), live
 
 
-def resumable(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], now: dt.datetime) -> bool:
-    """A Completed campaign whose budget was raised (or deadline moved) goes on: nothing
-    stops it under the spec as it is now."""
+def edited_since_completed(campaign: CampaignDoc) -> bool:
+    """A Completed campaign whose spec changed after the status that completed it was planned
+    (its generation is ahead of `observedGeneration`): the edit is not reviewed yet."""
+    status = campaign.status
+    return (status.phase is CampaignPhase.COMPLETED and campaign.meta.generation is not None
+            and campaign.meta.generation != status.observed_generation)
+
+
+def still_stopped(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc],
+                  now: dt.datetime) -> str | None:
+    """Why a Completed campaign stays stopped under its spec as it is now; None when nothing
+    stops it any more (a raised budget, a later deadline) and it goes on."""
     old = campaign.status
-    if old.phase is not CampaignPhase.COMPLETED:
-        return False
     started_at = parse_time(old.start_time) if old.start_time else now
     started = max([e.sequence + 1 for e in experiments] + [old.next_sequence])
     return stop_reason(campaign.spec, experiments, now, started_at, started,
-                       spent_so_far(old, experiments)[0]) is None
+                       spent_so_far(old, experiments)[0])
+
+
+def edit_reviewed(campaign: CampaignDoc) -> Json:
+    """The status patch that records an edit seen on a campaign that stays Completed."""
+    old = campaign.status
+    return _patch(old, replace(old, observed_generation=campaign.meta.generation))
 
 
 def plan_campaign(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc], now: dt.datetime,
