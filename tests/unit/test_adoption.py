@@ -1,5 +1,5 @@
-"""The adoption rule: a direct comparison with the best, with a margin, a chroma bound and the
-held-out clips, and a verdict that says why in words."""
+"""The adoption rule: a direct comparison with the best, with a margin, a chroma bound, a luma
+bound and the held-out clips, and a verdict that says why in words."""
 
 from __future__ import annotations
 
@@ -7,12 +7,23 @@ import pytest
 
 from aivc.research.adoption import Evidence, Rules, decide
 
-RULES = Rules(margin=0.5, max_chroma_loss_db=0.5, held_out_tolerance=0.0)
-GOOD = Evidence(score=80.0, vs_best=-3.0, chroma_vs_best={"U": -0.1, "V": 0.2},
+RULES = Rules(margin=0.5, max_chroma_loss_db=0.5, held_out_tolerance=0.0, max_luma_loss_percent=1.0)
+GOOD = Evidence(score=80.0, vs_best=-3.0, chroma_vs_best={"U": -0.1, "V": 0.2}, luma_vs_best=-2.0,
                 held_out_vs_best={"h": -1.0})
 
 CASES = [
     ("beats the best everywhere", GOOD, True, "BD-rate (PSNR-YUV) vs the best -3.00%"),
+    ("says what luma did", GOOD, True, "PSNR-Y -2.00%"),
+    ("a little luma for much chroma, within the bound",
+     Evidence(score=70.0, vs_best=-4.0, chroma_vs_best={"U": 0.9, "V": 0.8}, luma_vs_best=0.8),
+     True, "PSNR-Y +0.80%"),
+    ("chroma bought with luma",
+     Evidence(score=70.0, vs_best=-4.0, chroma_vs_best={"U": 1.5, "V": 1.4}, luma_vs_best=2.4),
+     False, "BD-rate (PSNR-Y) vs the best is +2.40% (at most +1.00% may be lost): chroma bought "
+            "with luma"),
+    ("luma that cannot be compared",
+     Evidence(score=70.0, vs_best=-4.0, luma_vs_best_missing="a: insufficient overlap"), False,
+     "PSNR-Y cannot be compared with the best: a: insufficient overlap"),
     ("no score against the anchor",
      Evidence(score=None, score_missing="a: insufficient overlap: ...", vs_best=-9.0),
      False, "no score against the anchor: a: insufficient overlap"),
@@ -29,18 +40,18 @@ CASES = [
      Evidence(score=70.0, vs_best=-4.0, chroma_vs_best={"U": None, "V": 0.0}), False,
      "PSNR-U cannot be compared"),
     ("a held-out clip regresses",
-     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": 0.4}), False,
+     Evidence(score=70.0, vs_best=-4.0, luma_vs_best=0.0, held_out_vs_best={"h": 0.4}), False,
      "held-out clip h regresses: BD-rate vs the best +0.40%"),
     ("a held-out clip not measured",
-     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": None},
+     Evidence(score=70.0, vs_best=-4.0, luma_vs_best=0.0, held_out_vs_best={"h": None},
               held_out_missing={"h": "not measured"}), False,
      "held-out clip h cannot be compared with the best: not measured"),
     ("a held-out clip too far ahead for a BD-rate, dominating the best",
-     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": None, "k": -2.0},
+     Evidence(score=70.0, vs_best=-4.0, luma_vs_best=0.0, held_out_vs_best={"h": None, "k": -2.0},
               held_out_missing={"h": "insufficient overlap"}, held_out_dominant=frozenset({"h"})),
      True, "held out k -2.00%, h dominates every rate point of the best"),
     ("dominance never overrides a measured regression",
-     Evidence(score=70.0, vs_best=-4.0, held_out_vs_best={"h": 0.4},
+     Evidence(score=70.0, vs_best=-4.0, luma_vs_best=0.0, held_out_vs_best={"h": 0.4},
               held_out_dominant=frozenset({"h"})), False, "held-out clip h regresses"),
 ]
 
@@ -59,5 +70,5 @@ def test_the_first_version_that_runs_is_adopted_even_without_a_score():
 
 
 def test_a_held_out_tolerance_lets_a_small_regression_pass():
-    assert decide(Evidence(score=1.0, vs_best=-2.0, held_out_vs_best={"h": 0.4}), True,
+    assert decide(Evidence(score=1.0, vs_best=-2.0, luma_vs_best=0.0, held_out_vs_best={"h": 0.4}), True,
                   Rules(held_out_tolerance=0.5)).adopt

@@ -29,19 +29,20 @@ ANCHORS = {c: {"x264": curve("x264", c, 1.0), "x265": curve("x265", c, 0.8)}
 
 
 def result(scale: dict[str, float], errors: list[ErrorRecord] | None = None, chroma: float = 0.0,
-           shifted: tuple[str, ...] = ()) -> EvaluationResult:
+           shifted: tuple[str, ...] = (), luma: float = 0.0) -> EvaluationResult:
     """Levels at the anchor's qualities with rates scaled per clip: BD-rate = (scale - 1) * 100.
 
-    `chroma` moves both chroma planes (dB); the `shifted` clips sit 7.5 dB higher, sharing a
-    quarter of the anchor's quality range.
+    `chroma` moves both chroma planes and `luma` the luma plane (dB, PSNR-YUV with them 6:1:1);
+    the `shifted` clips sit 7.5 dB higher, sharing a quarter of the anchor's quality range.
     """
     levels = []
     for clip, s in scale.items():
         shift = 7.5 if clip in shifted else 0.0
         for i, (r, p) in enumerate(zip(RATES, PSNRS, strict=True)):
-            y, c = p + shift, p + 2 + chroma + shift
+            y, c = p + shift + luma, p + 2 + chroma + shift
+            yuv = p + 0.5 + shift + chroma / 4 + luma * 6 / 8
             levels.append(LevelResult(clip, i, 10, int(r * s * 10 / 8 / 25), r * s, y, c, c,
-                                      p + 0.5 + shift + chroma / 4, 0.95 - i * 0.01, 0.5, 0.25))
+                                      yuv, 0.95 - i * 0.01, 0.5, 0.25))
     clips = [ClipInfo(c, 64, 48, 10, 25.0) for c in scale]
     return EvaluationResult("evaluate", "sha", 4, clips, levels, errors or [])
 
@@ -83,6 +84,22 @@ def test_a_candidate_that_starves_chroma_is_rejected_though_luma_gains():
     assert found.metrics.bd_rate_vs_best is not None and found.metrics.bd_rate_vs_best < -10
     assert not found.adopt and "PSNR-U is -0.75 dB vs the best at equal rate" in found.reason
     assert math.isclose(found.metrics.chroma_vs_best["psnr_u"], -2 + 3 * math.log2(2 / 1.5), abs_tol=1e-3)
+
+
+def test_a_candidate_that_buys_chroma_with_luma_is_rejected_though_psnr_yuv_gains():
+    base = result({"a:10": 2.0, "b:10": 2.0, "h:10": 2.0})
+    found = analyze(result({"a:10": 1.96, "b:10": 1.96, "h:10": 1.96}, chroma=2.0, luma=-0.3),
+                    ANCHORS, base, SPEC)
+    assert found.metrics.bd_rate_vs_best is not None and found.metrics.bd_rate_vs_best < -5
+    # 0.3 dB of luma is 2^(0.3/3) more bits on these curves (3 dB per doubling), less the 2 %
+    luma = (0.98 * 2 ** (0.3 / 3) - 1) * 100
+    assert found.metrics.luma_vs_best is not None
+    assert math.isclose(found.metrics.luma_vs_best, luma, abs_tol=0.05)
+    assert not found.adopt and "chroma bought with luma" in found.reason
+    assert f"BD-rate (PSNR-Y) vs the best is {found.metrics.luma_vs_best:+.2f}%" in found.reason
+    within = analyze(result({"a:10": 1.9, "b:10": 1.9, "h:10": 1.9}, chroma=1.0, luma=-0.05),
+                     ANCHORS, base, SPEC)
+    assert within.adopt and "PSNR-Y " in within.reason, within.reason
 
 
 def test_a_clip_that_cannot_be_scored_leaves_no_score_and_the_reason_with_both_ranges():

@@ -65,6 +65,22 @@ def test_small_gains_of_separate_parameters_are_tried_together():
     assert len(difference(DESIGNS, BASE, design)) == 1
 
 
+def test_once_all_small_gains_together_are_known_each_is_left_out_in_turn_the_largest_last():
+    measured = [(BASE, 30.0), (at(DEBLOCK=1.25), 29.1), (at(SUBPEL_PATTERN="square"), 29.4),
+                (at(INTERP_TAPS=8), 29.7)]
+    known: set[str] = set()
+    tried = []
+    for _ in range(5):
+        design, _why = next_design(DESIGNS, BASE, measured, lambda p: repr(p) in known, rng())
+        known.add(repr(design))
+        tried.append(sorted(m.name for m in difference(DESIGNS, BASE, design)))
+    assert tried[:4] == [["DEBLOCK", "INTERP_TAPS", "SUBPEL_PATTERN"],
+                         ["DEBLOCK", "SUBPEL_PATTERN"],   # the smallest gain left out first
+                         ["DEBLOCK", "INTERP_TAPS"],
+                         ["INTERP_TAPS", "SUBPEL_PATTERN"]]  # the largest gain left out last
+    assert len(tried[4]) == 1  # then one parameter at a time again
+
+
 def test_the_way_back_from_a_costly_move_comes_before_untried_moves_and_costly_moves_come_last():
     measured = [(BASE, 30.0), (at(GOP=16), 70.0), (at(SEARCH_RANGE=29), 31.0)]
     order = ranked_moves(DESIGNS, BASE, recorded(DESIGNS, measured), rng())

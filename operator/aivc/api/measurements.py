@@ -117,6 +117,8 @@ class Metrics:
     """psnr_u / psnr_v → mean quality change against the best at equal rate, dB."""
     kbps: float | None = None
     quality: Quality = field(default_factory=Quality)
+    luma_vs_best: float | None = None
+    """Mean BD-rate on PSNR-Y against the best, percent (adoption bounds it)."""
     encode_fps: float | None = None
     """Frames encoded per second, the candidate's import counted."""
     decode_fps: float | None = None
@@ -147,7 +149,8 @@ class Metrics:
         m = mapping(doc)
         return cls(number(m.get("bdRate")), _references(m), _by_key(m.get("bdRateByMetric"), QUALITY_KEYS),
                    _by_key(m.get("chromaVsBestDB"), QUALITY_KEYS), number(m.get("kbps")),
-                   Quality.parse(m), number(m.get("encodeFps")), number(m.get("decodeFps")),
+                   Quality.parse(m), number(m.get("lumaVsBest")), number(m.get("encodeFps")),
+                   number(m.get("decodeFps")),
                    {str(c): ClipMetrics.parse(r) for c, r in mapping(m.get("perClip")).items()})
 
     def to_json(self) -> Json | None:
@@ -155,7 +158,8 @@ class Metrics:
         out.update({bd_rate_key(ref): v for ref, v in self.bd_rates.items()})
         out.update({"bdRateByMetric": _quality_json(self.by_metric),
                     "chromaVsBestDB": _quality_json(self.chroma_vs_best), "kbps": self.kbps,
-                    **self.quality.to_json(), "encodeFps": self.encode_fps,
+                    **self.quality.to_json(), "lumaVsBest": self.luma_vs_best,
+                    "encodeFps": self.encode_fps,
                     "decodeFps": self.decode_fps,
                     "perClip": {c: r.to_json() for c, r in self.per_clip.items()} or None})
         return compact(out)

@@ -204,6 +204,7 @@ class CampaignSpec:
     held_out_tolerance: float
     adoption_margin: float
     max_chroma_loss_db: float
+    max_luma_loss_percent: float
     min_overlap: float
     cascade: bool
     screen_stop_above: float
@@ -253,7 +254,8 @@ class CampaignSpec:
             limits=Limits(**s["retries"]),
             held_out_tolerance=float(ev["heldOutTolerance"]),
             adoption_margin=float(ev["adoptionMargin"]),
-            max_chroma_loss_db=float(ev["maxChromaLossDB"]), min_overlap=float(ev["minOverlap"]),
+            max_chroma_loss_db=float(ev["maxChromaLossDB"]),
+            max_luma_loss_percent=float(ev["maxLumaLossPercent"]), min_overlap=float(ev["minOverlap"]),
             cascade=bool(ev["cascade"]["enabled"]),
             screen_stop_above=float(ev["cascade"]["screenStopAbove"]),
             validation_timeout_s=ev["validationTimeoutSeconds"],

@@ -52,6 +52,7 @@ def _metrics(m: Metrics, anchor: str) -> list[str]:
     rows = [(f"score: {SCORE_LABEL} vs {anchor}", m.bd_rate)]
     rows += [(f"BD-rate (PSNR-YUV) vs {ref}", v) for ref, v in m.bd_rates.items()]
     rows += [(f"BD-rate vs {anchor} on {LABELS[q]}", v) for q, v in m.by_metric.items()]
+    rows += [("BD-rate (PSNR-Y) vs the best", m.luma_vs_best)]
     rows += [(f"{LABELS[q]} vs the best (dB)", v) for q, v in m.chroma_vs_best.items()]
     rows += [("kbps", m.kbps)] + [(LABELS[q], getattr(m.quality, q)) for q in LABELS]
     rows += [("encode fps", m.encode_fps), ("decode fps", m.decode_fps)]

@@ -32,6 +32,7 @@ from aivc.evaluate.results import EvaluationResult, LevelResult
 METRICS = ("psnr_yuv", "psnr_y", "psnr_u", "psnr_v", "ssim_y")
 HEADLINE = "psnr_yuv"
 CHROMA = ("psnr_u", "psnr_v")
+LUMA = "psnr_y"
 BEST = "best"
 """The reference name of comparisons with the current best version."""
 LABELS = {"psnr_yuv": "PSNR-YUV", "psnr_y": "PSNR-Y", "psnr_u": "PSNR-U", "psnr_v": "PSNR-V",
@@ -142,10 +143,11 @@ class Score:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def failures(self) -> list[tuple[str, str, str]]:
-        """(clip, reference, reason) of every headline number that could not be computed."""
+    def failures(self, metric: str = HEADLINE) -> list[tuple[str, str, str]]:
+        """(clip, reference, reason) of every number on `metric` (the headline unless told)
+        that could not be computed."""
         return [(c.clip, ref, why) for c in self.clips for ref in self.references
-                if (why := c.why_not(ref)) is not None]
+                if (why := c.why_not(ref, metric)) is not None]
 
 
 def score(result: EvaluationResult, anchors: Mapping[str, Mapping[str, AnchorCurve]],

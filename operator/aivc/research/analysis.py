@@ -20,7 +20,7 @@ from aivc.api.spec import CampaignSpec
 from aivc.evaluate.anchors import AnchorCurve
 from aivc.evaluate.clips import ClipSpec
 from aivc.evaluate.results import EvaluationResult, LevelResult
-from aivc.evaluate.scoring import CHROMA, METRICS, Score, score
+from aivc.evaluate.scoring import CHROMA, LUMA, METRICS, Score, score
 from aivc.research.adoption import Evidence, Rules, decide
 
 IMPLAUSIBLE_BD_RATE = -60.0
@@ -50,7 +50,8 @@ def subset(result: EvaluationResult, clips: list[str]) -> EvaluationResult:
 
 
 def rules(spec: CampaignSpec) -> Rules:
-    return Rules(spec.adoption_margin, spec.max_chroma_loss_db, spec.held_out_tolerance)
+    return Rules(spec.adoption_margin, spec.max_chroma_loss_db, spec.held_out_tolerance,
+                 spec.max_luma_loss_percent)
 
 
 def _r(value: float | None) -> float | None:
@@ -108,7 +109,7 @@ def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCu
         bd_rate=means.get(spec.anchor), bd_rates=means,
         by_metric={m: v for m in METRICS if (v := _r(found.mean(spec.anchor, m))) is not None},
         chroma_vs_best={m: v for m in CHROMA if (v := _r(found.mean_quality_delta(m))) is not None},
-        kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
+        luma_vs_best=_r(found.mean(BEST, LUMA)) if BEST in found.references else None, kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
         decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
     dominant = frozenset(c for c in measured_held if best is not None and dominates(
         result.for_clip(c), best.for_clip(c)) and not any(e.clip == c for e in result.errors))
@@ -126,8 +127,9 @@ def dominates(mine: list[LevelResult], theirs: list[LevelResult]) -> bool:
         for t in theirs)
 
 
-def _first_reason(found: Score, reference: str) -> str | None:
-    return next((f"{clip}: {why}" for clip, ref, why in found.failures() if ref == reference), None)
+def _first_reason(found: Score, reference: str, metric: str = SCORE_METRIC) -> str | None:
+    return next((f"{clip}: {why}" for clip, ref, why in found.failures(metric) if ref == reference),
+                None)
 
 
 def _evidence(found: Score, held: Score | None, anchor: str,
@@ -144,6 +146,8 @@ def _evidence(found: Score, held: Score | None, anchor: str,
         vs_best=found.mean(BEST) if has_best else None,
         vs_best_missing=_first_reason(found, BEST) if has_best else None,
         chroma_vs_best={m[-1].upper(): found.mean_quality_delta(m) for m in CHROMA} if has_best else {},
+        luma_vs_best=found.mean(BEST, LUMA) if has_best else None,
+        luma_vs_best_missing=_first_reason(found, BEST, LUMA) if has_best else None,
         held_out_vs_best=held_vs, held_out_missing=held_why,
         held_out_dominant=frozenset(c for c in dominant if held_vs.get(c, 0.0) is None))
 

@@ -8,7 +8,7 @@ best design is chosen from its untried neighbours:
 
 1. combine: when two or more single moves from the best each improved it, but each by
    less than the adoption margin, try them together (the classic way coordinate search
-   turns several small gains into one that counts);
+   turns several small gains into one that counts), then with each one left out in turn;
 2. otherwise the neighbour whose direction helped when it was taken before ranks first
    (after LAMBDA 1→0.7 helped, 0.7→0.47 is tried next); then the way back from a move that
    hurt, the other side of a parameter that matters (after LAMBDA 1→1.5 cost BD-rate,
@@ -146,7 +146,7 @@ def combination(designs: space.DesignSpace, start: Params, start_value: float | 
                 measured: list[tuple[Params, float]], seen: Callable[[Params], bool]) -> Params | None:
     """`start` with every single move from it that improved it (the best value per
     parameter; parameters a search holds do not count), when there are two or more and the
-    combination is new."""
+    combination is new; once it is known, the same with one move left out."""
     if start_value is None:
         return None
     gains: dict[str, tuple[float, Any]] = {}
@@ -159,9 +159,15 @@ def combination(designs: space.DesignSpace, start: Params, start_value: float | 
                 gains[move.name] = (value, move.new)
     if len(gains) < 2:
         return None
-    ranked = sorted(gains.items(), key=lambda kv: kv[1][0])
-    for size in range(len(ranked), 1, -1):  # all of them first, then fewer
-        candidate = designs.canonical({**start, **{n: v for n, (_, v) in ranked[:size]}})
+    ranked = [(n, v) for n, (_, v) in sorted(gains.items(), key=lambda kv: kv[1][0])]
+    # All of them first; then each one left out, the smallest gain first and the largest
+    # last: when the whole set was refused (a held-out clip, a plane that lost), the change
+    # to blame is as likely the biggest gain as any, and a set of the largest gains only
+    # (prefixes) would keep it every time.
+    subsets = [ranked] + ([ranked[:i] + ranked[i + 1:] for i in reversed(range(len(ranked)))]
+                          if len(ranked) > 2 else [])
+    for subset in subsets:
+        candidate = designs.canonical({**start, **dict(subset)})
         if not seen(candidate):
             return candidate
     return None

@@ -92,7 +92,8 @@ def rule_text(spec: CampaignSpec) -> str:
         cascade = "Every candidate is measured on every clip at every level."
     return render("rule", anchor=spec.anchor, clips=", ".join(spec.clips),
                   overlap=f"{spec.min_overlap:.0%}", margin=f"{spec.adoption_margin:g}",
-                  chroma=f"{spec.max_chroma_loss_db:g}", held_out=held, cascade=cascade)
+                  chroma=f"{spec.max_chroma_loss_db:g}", luma=f"{spec.max_luma_loss_percent:g}",
+                  held_out=held, cascade=cascade)
 
 
 # ---- tables ---------------------------------------------------------------------------------
@@ -194,6 +195,7 @@ def outcome_line(o: Outcome) -> str:
         parts.append(f"vs best {_f(o.bd_rate_vs_best, '+.2f')}%")
     if m is not None:
         parts += [f"{_f(m.kbps, '.1f')} kbps", f"PSNR-YUV {_f(m.psnr_yuv, '.2f')}",
+                  f"Y vs best {_f(m.luma_vs_best, '+.2f')}%",
                   f"U/V vs best {_f(m.chroma_vs_best.get('psnr_u'), '+.2f')}/"
                   f"{_f(m.chroma_vs_best.get('psnr_v'), '+.2f')} dB",
                   f"enc {_f(m.encode_fps, '.1f')} fps"]

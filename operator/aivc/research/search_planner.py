@@ -173,9 +173,9 @@ class SearchPlanner:
     def _trials(self, history: Iterable[Outcome]) -> Iterable[tuple[Params, float | None]]:
         """(params, value or None for failed/unscored) of every finished experiment: its
         BD-rate, except that a design which beat the best on the campaign clips but was
-        refused by a guard (a held-out clip, chroma) is told as no better than the version
-        adopted last before it. The search optimises what can be adopted; else it keeps
-        combining a gain that the guards will refuse every time."""
+        refused by a guard (a held-out clip, a chroma or luma loss) is told as no better
+        than the version adopted last before it. The search optimises what can be adopted;
+        else it keeps combining a gain that the guards will refuse every time."""
         best: float | None = None
         for outcome in sorted(history, key=lambda o: o.sequence):
             value = outcome.bd_rate if outcome.bd_rate is not None and math.isfinite(outcome.bd_rate) \
