@@ -106,7 +106,8 @@ def _campaign_refusal(evidence: Evidence, rules: Rules) -> str | None:
             return (f"PSNR-{plane} is {delta:+.2f} dB vs the best at equal rate (at most "
                     f"{rules.max_chroma_loss_db:.2f} dB may be lost): luma bought with chroma")
     if evidence.luma_vs_best is None:
-        return f"PSNR-Y cannot be compared with the best: {evidence.luma_vs_best_missing or 'no BD-rate'}"
+        why = evidence.luma_vs_best_missing or "no BD-rate"
+        return f"PSNR-Y cannot be compared with the best: {why}"
     if evidence.luma_vs_best > rules.max_luma_loss_percent:
         return (f"BD-rate (PSNR-Y) vs the best is {evidence.luma_vs_best:+.2f}% (at most "
                 f"{rules.max_luma_loss_percent:+.2f}% may be lost): chroma bought with luma")

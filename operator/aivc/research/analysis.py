@@ -109,7 +109,8 @@ def summarize(result: EvaluationResult, anchors: Mapping[str, dict[str, AnchorCu
         bd_rate=means.get(spec.anchor), bd_rates=means,
         by_metric={m: v for m in METRICS if (v := _r(found.mean(spec.anchor, m))) is not None},
         chroma_vs_best={m: v for m in CHROMA if (v := _r(found.mean_quality_delta(m))) is not None},
-        luma_vs_best=_r(found.mean(BEST, LUMA)) if BEST in found.references else None, kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
+        luma_vs_best=_r(found.mean(BEST, LUMA)) if BEST in found.references else None,
+        kbps=kbps, quality=quality, encode_fps=_speed(mine.levels, "encode_seconds"),
         decode_fps=_speed(mine.levels, "decode_seconds"), per_clip=per_clip)
     dominant = frozenset(c for c in measured_held if best is not None and dominates(
         result.for_clip(c), best.for_clip(c)) and not any(e.clip == c for e in result.errors))
