@@ -259,11 +259,15 @@ def test_a_completed_campaign_resumes_only_when_its_edited_budget_lets_it_go_on(
 
 
 def test_an_edit_is_unreviewed_while_the_generation_is_ahead_of_the_completed_status():
+    def edited(status: dict[str, Any]) -> bool:
+        c = campaign(status)
+        return edited_since_completed(c.meta.generation, c.status)
+
     status = {"phase": "Completed", "nextSequence": 2}
-    assert edited_since_completed(campaign({**status, "observedGeneration": 2}))  # generation 3
-    assert not edited_since_completed(campaign({**status, "observedGeneration": 3}))
-    assert edited_since_completed(campaign(status))  # a status from before the field existed
-    assert not edited_since_completed(campaign({"phase": "Running", "observedGeneration": 2}))
+    assert edited({**status, "observedGeneration": 2})  # generation 3
+    assert not edited({**status, "observedGeneration": 3})
+    assert edited(status)  # a status from before the field existed
+    assert not edited({"phase": "Running", "observedGeneration": 2})
 
 
 def test_an_edit_that_lifts_nothing_is_recorded_as_seen_and_nothing_else_changes():

@@ -26,6 +26,7 @@ from aivc.api.documents import (
     Condition,
     ExperimentDoc,
     Json,
+    Meta,
     campaign_status_json,
     find_condition,
     index_view,
@@ -197,7 +198,8 @@ class CampaignDriver:
         except ManifestError:
             return  # the daemon reports an invalid spec when it runs
         uid, generation = str(self.body["metadata"].get("uid")), campaign.meta.generation
-        if not edited_since_completed(campaign) or self.memo.reviewed.get(uid) == generation:
+        if not edited_since_completed(generation, campaign.status) \
+                or self.memo.reviewed.get(uid) == generation:
             return  # reviewed already: this event was queued before that write
         reason = still_stopped(campaign, self.experiments(), now())
         if reason is None:
@@ -280,10 +282,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
 
 
 def _edited(body: kopf.Body) -> bool:
-    """`edited_since_completed` on a raw body (False for one that does not parse or is going)."""
-    if (body.get("metadata") or {}).get("deletionTimestamp"):
+    """`edited_since_completed` on a raw body, its spec left unparsed (False for one going)."""
+    meta = body.get("metadata") or {}
+    if meta.get("deletionTimestamp"):
         return False
-    try:
-        return edited_since_completed(CampaignDoc.parse(dict(body)))
-    except ManifestError:
-        return False
+    return edited_since_completed(Meta.parse(meta).generation, parse_campaign_status(body.get("status")))

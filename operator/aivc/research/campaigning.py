@@ -207,12 +207,12 @@ def spent_so_far(old: CampaignStatus, experiments: Sequence[ExperimentDoc]) -> t
     return old.cost_usd + max(0.0, live - seen), live
 
 
-def edited_since_completed(campaign: CampaignDoc) -> bool:
+def edited_since_completed(generation: int | None, status: CampaignStatus) -> bool:
     """A Completed campaign whose spec changed after the status that completed it was planned
-    (its generation is ahead of `observedGeneration`): the edit is not reviewed yet."""
-    status = campaign.status
-    return (status.phase is CampaignPhase.COMPLETED and campaign.meta.generation is not None
-            and campaign.meta.generation != status.observed_generation)
+    (its `generation` is ahead of `observedGeneration`): the edit is not reviewed yet. Needs
+    no spec, so it can be asked of every event cheaply."""
+    return (status.phase is CampaignPhase.COMPLETED and generation is not None
+            and generation != status.observed_generation)
 
 
 def still_stopped(campaign: CampaignDoc, experiments: Sequence[ExperimentDoc],
